@@ -1,0 +1,334 @@
+//! In-memory [`UserStore`] and [`PinStore`]: thread-safe, atomic per the
+//! contract (every method is one mutex section), always compiled so users'
+//! own test suites can use them. Clones share one store.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+
+use async_trait::async_trait;
+use chrono::{DateTime, TimeDelta, Utc};
+use subtle::ConstantTimeEq;
+
+use crate::identity::{Email, Login, Phone, UserId};
+use crate::state::{AccountState, is_expired};
+use crate::store::{
+    AttemptLimits, AttemptReservation, PinRecord, PinSnapshot, PinStore, SendLimits, SendReservation, StoreError,
+    TicketRecord, User, UserStore,
+};
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// Users in a map, with a unique index of logins.
+#[derive(Debug, Clone, Default)]
+pub struct InMemoryUserStore {
+    inner: Arc<Mutex<Users>>,
+}
+
+#[derive(Debug, Default)]
+struct Users {
+    by_id: HashMap<UserId, User>,
+    by_login: HashMap<Login, UserId>,
+}
+
+impl InMemoryUserStore {
+    /// An empty store.
+    pub fn new() -> Self {
+        Self::default()
+    }
+}
+
+impl Users {
+    fn taken_by_other(&self, login: &Login, me: &UserId) -> bool {
+        self.by_login.get(login).is_some_and(|owner| owner != me)
+    }
+}
+
+fn conflict_field(login: &Login) -> &'static str {
+    match login {
+        Login::Email(_) => "email",
+        Login::Phone(_) => "phone",
+    }
+}
+
+#[async_trait]
+impl UserStore for InMemoryUserStore {
+    async fn insert(&self, user: User) -> Result<(), StoreError> {
+        let mut users = lock(&self.inner);
+        if users.by_id.contains_key(&user.id) {
+            return Err(StoreError::conflict("id"));
+        }
+        let logins = user.logins();
+        if let Some(taken) = logins.iter().find(|l| users.by_login.contains_key(l)) {
+            return Err(StoreError::conflict(conflict_field(taken)));
+        }
+        for login in logins {
+            users.by_login.insert(login, user.id.clone());
+        }
+        users.by_id.insert(user.id.clone(), user);
+        Ok(())
+    }
+
+    async fn get(&self, id: &UserId) -> Result<Option<User>, StoreError> {
+        Ok(lock(&self.inner).by_id.get(id).cloned())
+    }
+
+    async fn find_by_login(&self, login: &Login) -> Result<Option<User>, StoreError> {
+        let users = lock(&self.inner);
+        Ok(users.by_login.get(login).and_then(|id| users.by_id.get(id)).cloned())
+    }
+
+    async fn list(&self) -> Result<Vec<User>, StoreError> {
+        let mut all: Vec<User> = lock(&self.inner).by_id.values().cloned().collect();
+        all.sort_by(|a, b| (a.created_at, &a.id).cmp(&(b.created_at, &b.id)));
+        Ok(all)
+    }
+
+    async fn update_contact(
+        &self,
+        id: &UserId,
+        email: Option<Email>,
+        phone: Option<Phone>,
+    ) -> Result<User, StoreError> {
+        let mut users = lock(&self.inner);
+        let old = users.by_id.get(id).cloned().ok_or_else(StoreError::not_found)?;
+        let mut new = old.clone();
+        new.email = email;
+        new.phone = phone;
+        let new_logins = new.logins();
+        if let Some(taken) = new_logins.iter().find(|l| users.taken_by_other(l, id)) {
+            return Err(StoreError::conflict(conflict_field(taken)));
+        }
+        for login in old.logins() {
+            users.by_login.remove(&login);
+        }
+        for login in new_logins {
+            users.by_login.insert(login, id.clone());
+        }
+        users.by_id.insert(id.clone(), new.clone());
+        Ok(new)
+    }
+
+    async fn transition(
+        &self,
+        id: &UserId,
+        from: AccountState,
+        to: AccountState,
+        revoke_password: bool,
+    ) -> Result<bool, StoreError> {
+        let mut users = lock(&self.inner);
+        match users.by_id.get_mut(id) {
+            Some(u) if u.state == from => {
+                u.state = to;
+                if revoke_password {
+                    u.password_hash = None;
+                    u.credential_version += 1;
+                }
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
+    }
+
+    async fn set_password(
+        &self,
+        id: &UserId,
+        from: AccountState,
+        password_hash: String,
+    ) -> Result<Option<u64>, StoreError> {
+        let mut users = lock(&self.inner);
+        match users.by_id.get_mut(id) {
+            Some(u) if u.state == from => {
+                u.state = AccountState::Active;
+                u.password_hash = Some(password_hash);
+                u.credential_version += 1;
+                Ok(Some(u.credential_version))
+            }
+            _ => Ok(None),
+        }
+    }
+
+    async fn replace_password_hash(&self, id: &UserId, old: &str, new: String) -> Result<bool, StoreError> {
+        let mut users = lock(&self.inner);
+        match users.by_id.get_mut(id) {
+            Some(u) if u.password_hash.as_deref() == Some(old) => {
+                u.password_hash = Some(new);
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
+    }
+}
+
+/// PINs, tickets, failure counts and send history per user.
+#[derive(Debug, Clone, Default)]
+pub struct InMemoryPinStore {
+    inner: Arc<Mutex<HashMap<UserId, PinEntry>>>,
+}
+
+#[derive(Debug, Default)]
+struct PinEntry {
+    pin: Option<PinRecord>,
+    ticket: Option<TicketRecord>,
+    failures: u32,
+    sends: Vec<DateTime<Utc>>,
+}
+
+impl InMemoryPinStore {
+    /// An empty store.
+    pub fn new() -> Self {
+        Self::default()
+    }
+}
+
+fn ct_eq(a: &str, b: &str) -> bool {
+    a.as_bytes().ct_eq(b.as_bytes()).into()
+}
+
+#[async_trait]
+impl PinStore for InMemoryPinStore {
+    async fn reserve_send(
+        &self,
+        user: &UserId,
+        now: DateTime<Utc>,
+        limits: SendLimits,
+    ) -> Result<SendReservation, StoreError> {
+        let mut all = lock(&self.inner);
+        let entry = all.entry(user.clone()).or_default();
+        let day = TimeDelta::hours(24);
+        entry.sends.retain(|at| *at > now - day);
+        if let Some(last) = entry.sends.iter().max()
+            && now < *last + limits.cooldown
+        {
+            return Ok(SendReservation::Throttled {
+                retry_at: *last + limits.cooldown,
+            });
+        }
+        if entry.sends.len() >= limits.daily_cap as usize {
+            let oldest = entry.sends.iter().min().copied().unwrap_or(now);
+            return Ok(SendReservation::Throttled { retry_at: oldest + day });
+        }
+        entry.sends.push(now);
+        Ok(SendReservation::Granted)
+    }
+
+    async fn release_send(&self, user: &UserId, at: DateTime<Utc>) -> Result<(), StoreError> {
+        if let Some(entry) = lock(&self.inner).get_mut(user)
+            && let Some(i) = entry.sends.iter().position(|s| *s == at)
+        {
+            entry.sends.remove(i);
+        }
+        Ok(())
+    }
+
+    async fn put_pin(&self, user: &UserId, pin: PinRecord) -> Result<(), StoreError> {
+        let mut all = lock(&self.inner);
+        let entry = all.entry(user.clone()).or_default();
+        entry.pin = Some(pin);
+        entry.ticket = None;
+        Ok(())
+    }
+
+    async fn snapshot(&self, user: &UserId) -> Result<PinSnapshot, StoreError> {
+        Ok(lock(&self.inner)
+            .get(user)
+            .map(|e| PinSnapshot {
+                pin: e.pin.clone(),
+                failures: e.failures,
+            })
+            .unwrap_or_default())
+    }
+
+    async fn reserve_attempt(
+        &self,
+        user: &UserId,
+        now: DateTime<Utc>,
+        limits: AttemptLimits,
+    ) -> Result<AttemptReservation, StoreError> {
+        let mut all = lock(&self.inner);
+        let Some(entry) = all.get_mut(user) else {
+            return Ok(AttemptReservation::NoPin);
+        };
+        if entry.failures >= limits.max_account_failures {
+            return Ok(AttemptReservation::Locked);
+        }
+        let Some(pin) = entry.pin.as_mut() else {
+            return Ok(AttemptReservation::NoPin);
+        };
+        if is_expired(pin.expires_at, now) {
+            return Ok(AttemptReservation::Expired);
+        }
+        if pin.attempts >= limits.max_attempts {
+            return Ok(AttemptReservation::Exhausted);
+        }
+        pin.attempts += 1;
+        entry.failures += 1;
+        Ok(AttemptReservation::Granted {
+            pin: pin.clone(),
+            failures: entry.failures,
+        })
+    }
+
+    async fn record_success(&self, user: &UserId, pin_id: &str, ticket: TicketRecord) -> Result<bool, StoreError> {
+        let mut all = lock(&self.inner);
+        let Some(entry) = all.get_mut(user) else {
+            return Ok(false);
+        };
+        match entry.pin.as_mut() {
+            Some(pin) if pin.pin_id == pin_id => {
+                pin.attempts = pin.attempts.saturating_sub(1);
+                entry.failures = 0;
+                entry.ticket = Some(ticket);
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
+    }
+
+    async fn find_ticket(&self, ticket_hash: &str) -> Result<Option<TicketRecord>, StoreError> {
+        let all = lock(&self.inner);
+        // Look at every ticket, so the time taken does not depend on where
+        // (or whether) the match is.
+        let mut found = None;
+        for ticket in all.values().filter_map(|e| e.ticket.as_ref()) {
+            if ct_eq(&ticket.hash, ticket_hash) {
+                found = Some(ticket.clone());
+            }
+        }
+        Ok(found)
+    }
+
+    async fn consume_ticket(&self, user: &UserId, ticket_hash: &str, now: DateTime<Utc>) -> Result<bool, StoreError> {
+        let mut all = lock(&self.inner);
+        let Some(entry) = all.get_mut(user) else {
+            return Ok(false);
+        };
+        let valid = match (&entry.ticket, &entry.pin) {
+            (Some(t), Some(pin)) => {
+                ct_eq(&t.hash, ticket_hash) && !is_expired(t.expires_at, now) && t.pin_id == pin.pin_id
+            }
+            _ => false,
+        };
+        if valid {
+            entry.ticket = None;
+            entry.pin = None;
+        }
+        Ok(valid)
+    }
+
+    async fn revoke_pin(&self, user: &UserId) -> Result<(), StoreError> {
+        if let Some(entry) = lock(&self.inner).get_mut(user) {
+            entry.pin = None;
+            entry.ticket = None;
+        }
+        Ok(())
+    }
+
+    async fn clear_failures(&self, user: &UserId) -> Result<(), StoreError> {
+        if let Some(entry) = lock(&self.inner).get_mut(user) {
+            entry.failures = 0;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,589 @@
+//! Delivery: [`Notifier`], [`Channel`], [`ActivationMessage`] and the
+//! message templates, plus the notifiers every build has:
+//! [`OutboxNotifier`] (keeps messages for tests, can be told to fail) and
+//! [`ConsoleNotifier`] (prints them, for examples).
+
+use std::fmt;
+use std::sync::{Arc, Mutex, PoisonError};
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::config::{ConfigError, MessageConfig};
+use crate::identity::{Email, Phone, UserId};
+use crate::secret::{Pin, SecretText};
+
+/// Where a message goes: always an address from the user's record.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Channel {
+    /// An email address.
+    Email(Email),
+    /// A mobile number in E.164 form.
+    Sms(Phone),
+}
+
+impl Channel {
+    /// The kind of channel, without the address.
+    pub fn kind(&self) -> ChannelKind {
+        match self {
+            Channel::Email(_) => ChannelKind::Email,
+            Channel::Sms(_) => ChannelKind::Sms,
+        }
+    }
+
+    /// The address as text.
+    pub fn address(&self) -> &str {
+        match self {
+            Channel::Email(e) => e.as_str(),
+            Channel::Sms(p) => p.as_str(),
+        }
+    }
+}
+
+/// Email or SMS, without the address (what audit events carry).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ChannelKind {
+    /// Email.
+    Email,
+    /// Text message.
+    Sms,
+}
+
+impl fmt::Display for ChannelKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            ChannelKind::Email => "email",
+            ChannelKind::Sms => "SMS",
+        })
+    }
+}
+
+/// Why a PIN was issued; it decides its lifetime and its wording.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PinPurpose {
+    /// First activation of a new account (`activation_ttl`).
+    Activation,
+    /// Password reset of an active account (`reset_ttl`).
+    Reset,
+}
+
+/// A rendered message, ready for a [`Notifier`]. Its `Debug` shows the
+/// recipient and subject but never the body or the PIN.
+#[derive(Clone)]
+pub struct ActivationMessage {
+    /// The user it is for.
+    pub user_id: UserId,
+    /// Where it goes (from the user's record).
+    pub channel: Channel,
+    /// Activation or reset.
+    pub purpose: PinPurpose,
+    /// The email subject (`None` for SMS).
+    pub subject: Option<String>,
+    /// When the PIN stops working.
+    pub expires_at: DateTime<Utc>,
+    body: SecretText,
+    pin: Pin,
+}
+
+impl ActivationMessage {
+    /// The plain-text body, PIN included. Dangerous: hand it only to the
+    /// transport.
+    pub fn body(&self) -> &SecretText {
+        &self.body
+    }
+
+    /// The PIN alone, e.g. for an HTML part of an email.
+    pub fn pin(&self) -> &Pin {
+        &self.pin
+    }
+}
+
+impl fmt::Debug for ActivationMessage {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ActivationMessage")
+            .field("user_id", &self.user_id)
+            .field("channel", &self.channel)
+            .field("purpose", &self.purpose)
+            .field("subject", &self.subject)
+            .field("expires_at", &self.expires_at)
+            .field("body", &self.body)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What a transport reports after accepting a message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeliveryReceipt {
+    /// The channel used.
+    pub channel: ChannelKind,
+    /// The provider's message id, where there is one.
+    pub provider_id: Option<String>,
+}
+
+/// Whether retrying later may help.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DeliveryErrorKind {
+    /// Timeout, refused connection, temporary rejection: worth retrying.
+    Transient,
+    /// Bad address, provider refusal: retrying will not help.
+    Permanent,
+}
+
+/// A failed delivery. Carries the transport's error as its source, never the
+/// message body.
+#[derive(Debug, thiserror::Error)]
+#[error("{kind:?} delivery failure over {channel}: {reason}")]
+pub struct DeliveryError {
+    kind: DeliveryErrorKind,
+    channel: ChannelKind,
+    reason: String,
+    #[source]
+    source: Option<Box<dyn std::error::Error + Send + Sync>>,
+}
+
+impl DeliveryError {
+    /// A failure; `reason` must not contain the message or the PIN.
+    pub fn new(kind: DeliveryErrorKind, channel: ChannelKind, reason: impl Into<String>) -> Self {
+        Self {
+            kind,
+            channel,
+            reason: reason.into(),
+            source: None,
+        }
+    }
+
+    /// Attaches the transport's error.
+    pub fn with_source(mut self, source: impl std::error::Error + Send + Sync + 'static) -> Self {
+        self.source = Some(Box::new(source));
+        self
+    }
+
+    /// Transient or permanent.
+    pub fn kind(&self) -> DeliveryErrorKind {
+        self.kind
+    }
+
+    /// True when retrying later may help.
+    pub fn is_transient(&self) -> bool {
+        self.kind == DeliveryErrorKind::Transient
+    }
+
+    /// The channel that failed.
+    pub fn channel(&self) -> ChannelKind {
+        self.channel
+    }
+}
+
+/// Delivers messages. One required method; implementations must be cheap
+/// to share (`Send + Sync`).
+#[async_trait]
+pub trait Notifier: Send + Sync + 'static {
+    /// Sends `message` to `message.channel`.
+    ///
+    /// # Errors
+    /// [`DeliveryError`] when the transport did not accept the message.
+    async fn send(&self, message: &ActivationMessage) -> Result<DeliveryReceipt, DeliveryError>;
+}
+
+#[async_trait]
+impl<N: Notifier + ?Sized> Notifier for Arc<N> {
+    async fn send(&self, message: &ActivationMessage) -> Result<DeliveryReceipt, DeliveryError> {
+        (**self).send(message).await
+    }
+}
+
+/// Keeps every message it is given, in order, for tests (after lettre's
+/// `StubTransport`). Clones share one outbox.
+#[derive(Debug, Clone, Default)]
+pub struct OutboxNotifier {
+    state: Arc<Mutex<Outbox>>,
+}
+
+#[derive(Debug, Default)]
+struct Outbox {
+    messages: Vec<ActivationMessage>,
+    fail_all: Option<DeliveryErrorKind>,
+    fail_next: usize,
+}
+
+impl OutboxNotifier {
+    /// Accepts every message.
+    pub fn new_ok() -> Self {
+        Self::default()
+    }
+
+    /// Refuses every message with a failure of `kind`.
+    pub fn new_error(kind: DeliveryErrorKind) -> Self {
+        let n = Self::default();
+        n.lock().fail_all = Some(kind);
+        n
+    }
+
+    /// Refuses the next `n` messages (permanently), then accepts again.
+    pub fn fail_next(&self, n: usize) {
+        self.lock().fail_next = n;
+    }
+
+    /// Accepts (`None`) or refuses every message from now on.
+    pub fn set_failing(&self, kind: Option<DeliveryErrorKind>) {
+        self.lock().fail_all = kind;
+    }
+
+    /// Every accepted message so far.
+    pub fn messages(&self) -> Vec<ActivationMessage> {
+        self.lock().messages.clone()
+    }
+
+    /// The last accepted message for `user`.
+    pub fn last_for(&self, user: &UserId) -> Option<ActivationMessage> {
+        self.lock().messages.iter().rev().find(|m| &m.user_id == user).cloned()
+    }
+
+    /// The PIN of the last accepted message for `user`. Dangerous, as
+    /// [`Pin::expose_secret`]: for tests and demos.
+    pub fn last_pin_for(&self, user: &UserId) -> Option<Pin> {
+        self.last_for(user).map(|m| m.pin.clone())
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Outbox> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+#[async_trait]
+impl Notifier for OutboxNotifier {
+    async fn send(&self, message: &ActivationMessage) -> Result<DeliveryReceipt, DeliveryError> {
+        let mut outbox = self.lock();
+        let kind = message.channel.kind();
+        if let Some(fail) = outbox.fail_all {
+            return Err(DeliveryError::new(fail, kind, "outbox told to fail"));
+        }
+        if outbox.fail_next > 0 {
+            outbox.fail_next -= 1;
+            return Err(DeliveryError::new(DeliveryErrorKind::Permanent, kind, "outbox told to fail"));
+        }
+        outbox.messages.push(message.clone());
+        Ok(DeliveryReceipt {
+            channel: kind,
+            provider_id: Some(format!("outbox-{}", outbox.messages.len())),
+        })
+    }
+}
+
+/// Prints each message to standard output, PIN included: a stand-in inbox
+/// for examples and demos. Never use it in production.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ConsoleNotifier;
+
+#[async_trait]
+impl Notifier for ConsoleNotifier {
+    async fn send(&self, message: &ActivationMessage) -> Result<DeliveryReceipt, DeliveryError> {
+        println!("{}", render_for_display(message));
+        Ok(DeliveryReceipt {
+            channel: message.channel.kind(),
+            provider_id: None,
+        })
+    }
+}
+
+/// The message as a mail or phone screen would show it (PIN included).
+pub fn render_for_display(message: &ActivationMessage) -> String {
+    let mut out = String::new();
+    match &message.channel {
+        Channel::Email(to) => {
+            out.push_str(&format!("  To: {to}\n"));
+            if let Some(s) = &message.subject {
+                out.push_str(&format!("  Subject: {s}\n"));
+            }
+            out.push('\n');
+        }
+        Channel::Sms(to) => out.push_str(&format!("  SMS to {to}:\n")),
+    }
+    for line in message.body.expose_secret().lines() {
+        out.push_str("  | ");
+        out.push_str(line);
+        out.push('\n');
+    }
+    out
+}
+
+/// The message templates. Placeholders: `{name}` (display name), `{pin}`,
+/// `{expires}` (UTC instant, `2026-12-06 16:38:00 UTC`), `{sign_in_url}`,
+/// `{operator}`, and `{intro}` (a sentence that says whether this is a new
+/// account or a password reset). `{pin}` is required in every body; unknown
+/// placeholders are refused when the config is validated, and the SMS must
+/// fit one GSM-7 segment (160 characters) with the configured operator and
+/// URL.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Templates {
+    /// Email subject.
+    pub email_subject: String,
+    /// Email plain-text body.
+    pub email_body: String,
+    /// SMS text.
+    pub sms_body: String,
+}
+
+impl Default for Templates {
+    fn default() -> Self {
+        Self {
+            email_subject: "Your {operator} sign-in PIN".to_owned(),
+            email_body: "Hello {name},\n\n\
+{intro}\n\n\
+Your one-time PIN is: {pin}\n\n\
+Sign in at {sign_in_url} with your email address or phone number,\n\
+and enter this PIN as your password. You will then choose a new password.\n\n\
+The PIN is valid until {expires}. If you did not expect this message,\n\
+you can ignore it; nobody can use your account without the PIN.\n\n\
+{operator}\n"
+                .to_owned(),
+            sms_body: "{operator}: your PIN is {pin}. Sign in at {sign_in_url} and set a new password. Valid until {expires}.".to_owned(),
+        }
+    }
+}
+
+const PLACEHOLDERS: [&str; 6] = ["name", "pin", "expires", "sign_in_url", "operator", "intro"];
+
+/// Renders an instant the way every message shows it: UTC, to the second,
+/// with the zone spelled out. Independent of the process time zone.
+pub fn format_expiry(at: DateTime<Utc>) -> String {
+    at.format("%Y-%m-%d %H:%M:%S UTC").to_string()
+}
+
+/// GSM 03.38 basic character set (the characters that keep an SMS at 160
+/// per segment).
+fn is_gsm7(c: char) -> bool {
+    c.is_ascii_alphanumeric()
+        || " \n\r@£$¥èéùìòÇØøÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ!\"#¤%&'()*+,-./:;<=>?¡ÄÖÑÜ§¿äöñüà".contains(c)
+}
+
+pub(crate) struct RenderInput<'a> {
+    pub name: &'a str,
+    pub pin: &'a str,
+    pub expires_at: DateTime<Utc>,
+    pub purpose: PinPurpose,
+}
+
+impl Templates {
+    fn check_placeholders(field: &'static str, text: &str, need_pin: bool) -> Result<(), ConfigError> {
+        let mut rest = text;
+        while let Some(start) = rest.find('{') {
+            let after = &rest[start + 1..];
+            let end = after
+                .find('}')
+                .ok_or_else(|| ConfigError::new(field, "unclosed `{`"))?;
+            let name = &after[..end];
+            if !PLACEHOLDERS.contains(&name) {
+                return Err(ConfigError::new(field, format!("unknown placeholder {{{name}}}")));
+            }
+            rest = &after[end + 1..];
+        }
+        if need_pin && !text.contains("{pin}") {
+            return Err(ConfigError::new(field, "the template has no {pin} placeholder"));
+        }
+        if text.len() > 8192 {
+            return Err(ConfigError::new(field, "template longer than 8 KiB"));
+        }
+        Ok(())
+    }
+
+    pub(crate) fn validate(&self, config: &MessageConfig) -> Result<(), ConfigError> {
+        Self::check_placeholders("messages.templates.email_subject", &self.email_subject, false)?;
+        if self.email_subject.contains("{pin}") {
+            return Err(ConfigError::new(
+                "messages.templates.email_subject",
+                "the PIN must not appear in a subject line (it shows in notifications and logs)",
+            ));
+        }
+        Self::check_placeholders("messages.templates.email_body", &self.email_body, true)?;
+        Self::check_placeholders("messages.templates.sms_body", &self.sms_body, true)?;
+        // The longest SMS this template can produce: the longest PIN, a
+        // 40-character name.
+        let sample = RenderInput {
+            name: "Xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
+            pin: "000000000000",
+            expires_at: DateTime::<Utc>::MAX_UTC,
+            purpose: PinPurpose::Activation,
+        };
+        let sms = self.render_sms(config, &sample);
+        let text = sms.expose_secret();
+        if text.chars().count() > 160 || !text.chars().all(is_gsm7) {
+            return Err(ConfigError::new(
+                "messages.templates.sms_body",
+                format!(
+                    "renders to {} characters{}; one SMS segment holds 160 GSM-7 characters",
+                    text.chars().count(),
+                    if text.chars().all(is_gsm7) { "" } else { " with non-GSM-7 characters" }
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    fn fill(template: &str, config: &MessageConfig, input: &RenderInput<'_>) -> String {
+        let intro = match input.purpose {
+            PinPurpose::Activation => format!("An account has been created for you at {}.", config.operator_name),
+            PinPurpose::Reset => format!("A new PIN was requested for your {} account.", config.operator_name),
+        };
+        // One pass, so a value containing "{pin}" is never expanded again.
+        let mut out = String::with_capacity(template.len() + 64);
+        let mut rest = template;
+        while let Some(start) = rest.find('{') {
+            out.push_str(&rest[..start]);
+            let after = &rest[start + 1..];
+            match after.find('}') {
+                Some(end) => {
+                    match &after[..end] {
+                        "name" => out.push_str(input.name),
+                        "pin" => out.push_str(input.pin),
+                        "expires" => out.push_str(&format_expiry(input.expires_at)),
+                        "sign_in_url" => out.push_str(&config.sign_in_url),
+                        "operator" => out.push_str(&config.operator_name),
+                        "intro" => out.push_str(&intro),
+                        other => {
+                            out.push('{');
+                            out.push_str(other);
+                            out.push('}');
+                        }
+                    }
+                    rest = &after[end + 1..];
+                }
+                None => {
+                    out.push_str(&rest[start..]);
+                    rest = "";
+                }
+            }
+        }
+        out.push_str(rest);
+        out
+    }
+
+    fn render_sms(&self, config: &MessageConfig, input: &RenderInput<'_>) -> SecretText {
+        SecretText::new(Self::fill(&self.sms_body, config, input))
+    }
+
+    /// Subject (email only) and body for `channel`.
+    pub(crate) fn render(
+        &self,
+        config: &MessageConfig,
+        channel: &Channel,
+        input: &RenderInput<'_>,
+    ) -> (Option<String>, SecretText) {
+        match channel {
+            Channel::Email(_) => (
+                Some(Self::fill(&self.email_subject, config, input)),
+                SecretText::new(Self::fill(&self.email_body, config, input)),
+            ),
+            Channel::Sms(_) => (None, self.render_sms(config, input)),
+        }
+    }
+}
+
+/// Builds a message (used by the service; public for adapter tests).
+pub fn build_message(
+    config: &MessageConfig,
+    user_id: UserId,
+    display_name: &str,
+    channel: Channel,
+    purpose: PinPurpose,
+    pin: Pin,
+    expires_at: DateTime<Utc>,
+) -> ActivationMessage {
+    let input = RenderInput {
+        name: display_name,
+        pin: pin.expose_secret(),
+        expires_at,
+        purpose,
+    };
+    let (subject, body) = config.templates.render(config, &channel, &input);
+    ActivationMessage {
+        user_id,
+        channel,
+        purpose,
+        subject,
+        expires_at,
+        body,
+        pin,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    fn msg(channel: Channel) -> ActivationMessage {
+        build_message(
+            &MessageConfig::default(),
+            UserId::new("u1").unwrap(),
+            "Alice Smith",
+            channel,
+            PinPurpose::Activation,
+            Pin::new("004271"),
+            Utc.with_ymd_and_hms(2026, 12, 6, 16, 38, 0).unwrap(),
+        )
+    }
+
+    #[test]
+    fn default_templates_render_pin_name_and_expiry() {
+        let m = msg(Channel::Email(Email::parse("alice@example.com").unwrap()));
+        let body = m.body().expose_secret();
+        assert!(body.starts_with("Hello Alice Smith,"));
+        assert!(body.contains("Your one-time PIN is: 004271\n"));
+        assert!(body.contains("valid until 2026-12-06 16:38:00 UTC"));
+        assert!(body.contains("https://portal.example.com/sign-in"));
+        assert_eq!(m.subject.as_deref(), Some("Your Self Storage Portal sign-in PIN"));
+        let dbg = format!("{m:?}");
+        assert!(!dbg.contains("004271"), "{dbg}");
+
+        let sms = msg(Channel::Sms(Phone::parse("+13125550123", crate::identity::Region::US).unwrap()));
+        let text = sms.body().expose_secret();
+        assert!(text.contains("004271") && text.chars().count() <= 160, "{text}");
+    }
+
+    #[test]
+    fn templates_are_validated() {
+        let base = MessageConfig::default();
+        base.templates.validate(&base).unwrap();
+        let mut no_pin = base.clone();
+        no_pin.templates.email_body = "Hello {name}".into();
+        assert!(no_pin.templates.validate(&no_pin).unwrap_err().reason.contains("{pin}"));
+        let mut unknown = base.clone();
+        unknown.templates.sms_body = "{pin} {password}".into();
+        assert!(unknown.templates.validate(&unknown).unwrap_err().reason.contains("unknown placeholder"));
+        let mut long = base.clone();
+        long.templates.sms_body = format!("{{pin}} {}", "x".repeat(160));
+        assert!(long.templates.validate(&long).is_err());
+        let mut in_subject = base.clone();
+        in_subject.templates.email_subject = "PIN {pin}".into();
+        assert!(in_subject.templates.validate(&in_subject).is_err());
+    }
+
+    #[test]
+    fn a_name_containing_a_placeholder_is_not_expanded() {
+        let cfg = MessageConfig::default();
+        let m = build_message(&cfg, UserId::new("u").unwrap(), "{pin}", Channel::Email(Email::parse("a@example.com").unwrap()),
+            PinPurpose::Reset, Pin::new("123987"), Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap());
+        assert!(m.body().expose_secret().starts_with("Hello {pin},"));
+    }
+
+    #[tokio::test]
+    async fn outbox_records_and_fails_on_request() {
+        let outbox = OutboxNotifier::new_ok();
+        let m = msg(Channel::Email(Email::parse("alice@example.com").unwrap()));
+        outbox.send(&m).await.unwrap();
+        outbox.fail_next(1);
+        assert!(outbox.send(&m).await.is_err());
+        outbox.send(&m).await.unwrap();
+        assert_eq!(outbox.messages().len(), 2);
+        let failing = OutboxNotifier::new_error(DeliveryErrorKind::Transient);
+        assert!(failing.send(&m).await.unwrap_err().is_transient());
+        assert!(failing.messages().is_empty());
+    }
+}
