@@ -111,6 +111,10 @@ pub struct ActivationConfig {
     pub daily_send_cap: u32,
     /// Lost-password reset of an active user: keep or revoke the old password.
     pub reset_mode: ResetMode,
+    /// When a PIN sent over the preferred channel fails permanently (a bad
+    /// address, a provider refusal), send the same PIN over the user's other
+    /// channel. Default on. Never applies to an explicitly chosen channel.
+    pub channel_fallback: bool,
     /// Rules for new passwords.
     pub password: PasswordPolicy,
     /// Argon2 settings.
@@ -134,6 +138,7 @@ impl Default for ActivationConfig {
             resend_cooldown: Duration::from_secs(60),
             daily_send_cap: 10,
             reset_mode: ResetMode::Keep,
+            channel_fallback: true,
             password: PasswordPolicy::default(),
             hashing: HashingConfig::default(),
             default_region: Region::US,

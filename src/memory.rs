@@ -12,7 +12,7 @@ use subtle::ConstantTimeEq;
 use crate::identity::{Email, Login, Phone, UserId};
 use crate::state::{AccountState, is_expired};
 use crate::store::{
-    AttemptLimits, AttemptReservation, PinRecord, PinSnapshot, PinStore, SendLimits, SendReservation, StoreError,
+    AttemptLimits, AttemptReservation, DeliveryRecord, PinRecord, PinSnapshot, PinStore, SendLimits, SendReservation, StoreError,
     TicketRecord, User, UserStore,
 };
 
@@ -173,6 +173,7 @@ struct PinEntry {
     ticket: Option<TicketRecord>,
     failures: u32,
     sends: Vec<DateTime<Utc>>,
+    deliveries: Vec<DeliveryRecord>,
 }
 
 impl InMemoryPinStore {
@@ -236,6 +237,7 @@ impl PinStore for InMemoryPinStore {
             .map(|e| PinSnapshot {
                 pin: e.pin.clone(),
                 failures: e.failures,
+                deliveries: e.deliveries.clone(),
             })
             .unwrap_or_default())
     }
@@ -322,6 +324,15 @@ impl PinStore for InMemoryPinStore {
             entry.pin = None;
             entry.ticket = None;
         }
+        Ok(())
+    }
+
+    async fn record_delivery(&self, user: &UserId, record: DeliveryRecord) -> Result<(), StoreError> {
+        let mut all = lock(&self.inner);
+        let deliveries = &mut all.entry(user.clone()).or_default().deliveries;
+        deliveries.retain(|d| d.channel != record.channel);
+        deliveries.push(record);
+        deliveries.sort_by_key(|d| d.channel);
         Ok(())
     }
 

@@ -21,7 +21,7 @@ use crate::pin::{draw_pin, hex, parse_pin_input};
 use crate::secret::{Password, Pin, ResetTicket};
 use crate::state::{self, AccountState, ActivationStatus};
 use crate::store::{
-    AttemptLimits, AttemptReservation, ChannelChoice, PinRecord, PinStore, SendLimits, SendReservation,
+    AttemptLimits, AttemptReservation, ChannelChoice, DeliveryOutcome, DeliveryRecord, PinRecord, PinStore, SendLimits, SendReservation,
     StoreError, StoreErrorKind, TicketRecord, User, UserStore,
 };
 
@@ -144,6 +144,16 @@ pub struct ResetCompleted {
     pub user_id: UserId,
     /// The new credential version: end sessions with an older one.
     pub credential_version: u64,
+}
+
+/// The staff view of a user's activation: the state, and the last delivery
+/// attempt per channel.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ActivationReport {
+    /// Where the activation stands.
+    pub status: ActivationStatus,
+    /// The last delivery attempt per channel, email first.
+    pub deliveries: Vec<DeliveryRecord>,
 }
 
 /// A self-service PIN request running in the background. Dropping it lets the
@@ -354,8 +364,10 @@ where
     N: Notifier,
     C: Clock,
 {
+    /// Now, to the microsecond: the precision every store keeps.
     fn now(&self) -> DateTime<Utc> {
-        self.inner.clock.now()
+        let now = self.inner.clock.now();
+        now.duration_trunc(TimeDelta::microseconds(1)).unwrap_or(now)
     }
 
     fn audit(&self, event: AuditEvent) {
@@ -486,17 +498,15 @@ where
     ///
     /// # Errors
     /// [`Error::UnknownUser`], [`Error::Store`].
-    pub async fn activation_status(&self, id: &UserId) -> Result<ActivationStatus> {
+    pub async fn activation_status(&self, id: &UserId) -> Result<ActivationReport> {
         let user = self.user(id).await?;
         let pins = self.inner.pins.snapshot(id).await?;
         let c = &self.inner.config;
-        Ok(state::activation_status(
-            &user,
-            &pins,
-            self.now(),
-            c.max_attempts,
-            c.max_account_failures,
-        ))
+        let status = state::activation_status(&user, &pins, self.now(), c.max_attempts, c.max_account_failures);
+        Ok(ActivationReport {
+            status,
+            deliveries: pins.deliveries,
+        })
     }
 
     /// Staff "Activate Account": sends a fresh PIN over `choice`; the old PIN
@@ -548,16 +558,24 @@ where
         Ok(PinRequest { handle })
     }
 
-    fn pick_channel(user: &User, choice: ChannelChoice) -> Result<Channel> {
-        let channels = user.channels();
+    /// The channels to try, in order: the chosen one alone, or the
+    /// preferred one followed (with fallback on) by the other.
+    fn channels_to_try(&self, user: &User, choice: ChannelChoice) -> Result<Vec<Channel>> {
+        let mut channels = user.channels();
         if channels.is_empty() {
             return Err(Error::NoContactChannel);
         }
         match choice {
-            ChannelChoice::Preferred => channels.into_iter().next().ok_or(Error::NoContactChannel),
+            ChannelChoice::Preferred => {
+                if !self.inner.config.channel_fallback {
+                    channels.truncate(1);
+                }
+                Ok(channels)
+            }
             ChannelChoice::Only(kind) => channels
                 .into_iter()
                 .find(|c| c.kind() == kind)
+                .map(|c| vec![c])
                 .ok_or(Error::ChannelUnavailable(kind)),
         }
     }
@@ -591,7 +609,7 @@ where
     }
 
     async fn issue(&self, user: &User, choice: ChannelChoice, by: Option<&UserId>) -> Result<Delivery> {
-        let channel = Self::pick_channel(user, choice)?;
+        let channels = self.channels_to_try(user, choice)?;
         let now = self.now();
         let c = &self.inner.config;
         let limits = SendLimits {
@@ -605,7 +623,7 @@ where
             });
             return Err(Error::Throttled { retry_at });
         }
-        match self.issue_reserved(user, channel, by, now).await {
+        match self.issue_reserved(user, channels, by, now).await {
             Err(e @ (Error::Delivery(_) | Error::Hashing(_))) => {
                 // Nothing went out: the send does not count.
                 self.inner.pins.release_send(&user.id, now).await?;
@@ -615,7 +633,13 @@ where
         }
     }
 
-    async fn issue_reserved(&self, user: &User, channel: Channel, by: Option<&UserId>, now: DateTime<Utc>) -> Result<Delivery> {
+    async fn issue_reserved(
+        &self,
+        user: &User,
+        channels: Vec<Channel>,
+        by: Option<&UserId>,
+        now: DateTime<Utc>,
+    ) -> Result<Delivery> {
         let c = &self.inner.config;
         let (purpose, next_state) = state::on_pin_issued(user.state);
         let ttl = match purpose {
@@ -630,37 +654,20 @@ where
         let previous = self.inner.pins.snapshot(&user.id).await?.pin;
         let pin = self.draw_fresh(previous.as_ref().map(|p| p.hash.as_str())).await?;
         let hash = self.inner.hasher.hash(pin.expose_secret().as_bytes()).await?;
+
+        let (channel, receipt) = self.deliver(user, channels, purpose, &pin, expires_at).await?;
+        drop(pin);
         let kind = channel.kind();
         let record = PinRecord {
             pin_id: UserId::random().as_str()[2..].to_owned(),
             hash,
             purpose,
-            channel: channel.clone(),
+            channel,
             issued_at: now,
             expires_at,
             attempts: 0,
             issued_by: by.cloned(),
         };
-        let message = build_message(&c.messages, user.id.clone(), &user.display_name, channel, purpose, pin, expires_at);
-
-        let receipt = match self.inner.notifier.send(&message).await {
-            Ok(r) => r,
-            Err(e) => {
-                self.audit(AuditEvent::DeliveryFailed {
-                    user: user.id.clone(),
-                    channel: kind,
-                    kind: e.kind(),
-                });
-                return Err(Error::Delivery(e));
-            }
-        };
-        drop(message);
-        self.audit(AuditEvent::Delivered {
-            user: user.id.clone(),
-            channel: kind,
-            provider_id: receipt.provider_id.clone(),
-        });
-
         self.inner.pins.put_pin(&user.id, record).await?;
         if next_state != user.state {
             let revoke = c.reset_mode == ResetMode::Revoke;
@@ -685,6 +692,80 @@ where
             expires_at,
             provider_id: receipt.provider_id,
         })
+    }
+
+    /// Sends the PIN over the first channel that takes it. A permanent
+    /// failure moves on to the next channel; a transient one (already
+    /// retried by the transport) ends the attempt.
+    async fn deliver(
+        &self,
+        user: &User,
+        channels: Vec<Channel>,
+        purpose: PinPurpose,
+        pin: &Pin,
+        expires_at: DateTime<Utc>,
+    ) -> Result<(Channel, crate::notify::DeliveryReceipt)> {
+        let mut last_error = None;
+        for channel in channels {
+            let kind = channel.kind();
+            let message = build_message(
+                &self.inner.config.messages,
+                user.id.clone(),
+                &user.display_name,
+                channel.clone(),
+                purpose,
+                pin.clone(),
+                expires_at,
+            );
+            let result = self.inner.notifier.send(&message).await;
+            drop(message);
+            let outcome = match &result {
+                Ok(receipt) => DeliveryOutcome::Delivered {
+                    provider_id: receipt.provider_id.clone(),
+                },
+                Err(e) => DeliveryOutcome::Failed { kind: e.kind() },
+            };
+            self.track_delivery(&user.id, kind, outcome).await;
+            match result {
+                Ok(receipt) => {
+                    self.audit(AuditEvent::Delivered {
+                        user: user.id.clone(),
+                        channel: kind,
+                        provider_id: receipt.provider_id.clone(),
+                    });
+                    return Ok((channel, receipt));
+                }
+                Err(e) => {
+                    self.audit(AuditEvent::DeliveryFailed {
+                        user: user.id.clone(),
+                        channel: kind,
+                        kind: e.kind(),
+                    });
+                    let transient = e.is_transient();
+                    last_error = Some(e);
+                    if transient {
+                        break;
+                    }
+                }
+            }
+        }
+        match last_error {
+            Some(e) => Err(Error::Delivery(e)),
+            None => Err(Error::NoContactChannel),
+        }
+    }
+
+    /// Delivery tracking is best effort: a store failure here must not turn
+    /// a delivered PIN into an error.
+    async fn track_delivery(&self, user: &UserId, channel: ChannelKind, outcome: DeliveryOutcome) {
+        let record = DeliveryRecord {
+            channel,
+            at: self.now(),
+            outcome,
+        };
+        if let Err(e) = self.inner.pins.record_delivery(user, record).await {
+            tracing::warn!(user = %user, error = %e, "could not record the delivery outcome");
+        }
     }
 
     async fn refuse(&self, user: Option<&UserId>, reason: RefusalReason, spend: bool) -> Result<SignIn> {

@@ -239,7 +239,7 @@ mod tests {
     fn status_given_facts() {
         let now = t0() + TimeDelta::minutes(1);
         let status = |user: &User, pin: Option<PinRecord>, failures| {
-            activation_status(user, &PinSnapshot { pin, failures }, now, 5, 20)
+            activation_status(user, &PinSnapshot { pin, failures, deliveries: vec![] }, now, 5, 20)
         };
         let pending = given_user(AccountState::Pending, true);
         assert_eq!(status(&given_user(AccountState::Pending, false), None, 0), ActivationStatus::NoContact);

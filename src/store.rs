@@ -39,7 +39,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::identity::{Email, Login, Phone, Role, UserId};
-use crate::notify::{Channel, ChannelKind, PinPurpose};
+use crate::notify::{Channel, ChannelKind, DeliveryErrorKind, PinPurpose};
 use crate::state::AccountState;
 
 /// A user as stored.
@@ -179,6 +179,33 @@ impl fmt::Debug for TicketRecord {
     }
 }
 
+/// How one delivery attempt ended.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "outcome")]
+pub enum DeliveryOutcome {
+    /// The transport accepted the message.
+    Delivered {
+        /// The provider's message id, where there is one.
+        provider_id: Option<String>,
+    },
+    /// The transport refused it (after its own retries).
+    Failed {
+        /// Transient or permanent.
+        kind: DeliveryErrorKind,
+    },
+}
+
+/// The last delivery attempt over one channel.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeliveryRecord {
+    /// Email or SMS.
+    pub channel: ChannelKind,
+    /// When it was attempted.
+    pub at: DateTime<Utc>,
+    /// How it ended.
+    pub outcome: DeliveryOutcome,
+}
+
 /// What the PIN store knows of one user.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct PinSnapshot {
@@ -186,6 +213,9 @@ pub struct PinSnapshot {
     pub pin: Option<PinRecord>,
     /// Consecutive PIN failures of the account.
     pub failures: u32,
+    /// The last delivery attempt per channel (at most one email and one SMS
+    /// record), email first.
+    pub deliveries: Vec<DeliveryRecord>,
 }
 
 /// Limits for [`PinStore::reserve_attempt`].
@@ -439,6 +469,13 @@ pub trait PinStore: Send + Sync + 'static {
     /// # Errors
     /// Backend failures only.
     async fn revoke_pin(&self, user: &UserId) -> Result<(), StoreError>;
+
+    /// Keeps `record` as the last delivery attempt over its channel,
+    /// replacing the previous one for that channel.
+    ///
+    /// # Errors
+    /// Backend failures only.
+    async fn record_delivery(&self, user: &UserId, record: DeliveryRecord) -> Result<(), StoreError>;
 
     /// Clears the account's failure count (staff unlock).
     ///
