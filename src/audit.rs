@@ -201,8 +201,10 @@ impl AuditSink for NoAudit {
 /// Keeps every event in memory, for tests. Clones share one log.
 #[derive(Debug, Clone, Default)]
 pub struct MemoryAudit {
-    events: Arc<Mutex<Vec<(DateTime<Utc>, AuditEvent)>>>,
+    events: Arc<Mutex<Vec<Stamped>>>,
 }
+
+type Stamped = (DateTime<Utc>, AuditEvent);
 
 impl MemoryAudit {
     /// An empty log.
@@ -220,7 +222,7 @@ impl MemoryAudit {
         self.lock().clone()
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<(DateTime<Utc>, AuditEvent)>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<Stamped>> {
         self.events.lock().unwrap_or_else(PoisonError::into_inner)
     }
 }

@@ -51,9 +51,8 @@ impl Default for HashingConfig {
 impl HashingConfig {
     /// The effective bound on concurrent hashes.
     pub fn concurrency(&self) -> usize {
-        self.max_concurrent.unwrap_or_else(|| {
-            std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
-        })
+        self.max_concurrent
+            .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get))
     }
 }
 
@@ -236,10 +235,16 @@ impl ActivationConfig {
             ));
         }
         if p.max_length < 64 || p.max_length < p.min_length || p.max_length > 1024 {
-            return Err(ConfigError::new("password.max_length", "must be between 64 and 1024, and at least the minimum"));
+            return Err(ConfigError::new(
+                "password.max_length",
+                "must be between 64 and 1024, and at least the minimum",
+            ));
         }
         if p.max_bytes < p.max_length || p.max_bytes > 16 * 1024 {
-            return Err(ConfigError::new("password.max_bytes", "must be at least max_length and at most 16384"));
+            return Err(ConfigError::new(
+                "password.max_bytes",
+                "must be at least max_length and at most 16384",
+            ));
         }
         if let Some(n) = self.hashing.max_concurrent {
             in_range("hashing.max_concurrent", n, 1, 1024)?;
@@ -254,7 +259,10 @@ impl ActivationConfig {
             ("messages.sign_in_url", &msg.sign_in_url, 200),
         ] {
             if value.trim().is_empty() || value.chars().count() > max || value.chars().any(char::is_control) {
-                return Err(ConfigError::new(field, format!("must be 1 to {max} printable characters")));
+                return Err(ConfigError::new(
+                    field,
+                    format!("must be 1 to {max} printable characters"),
+                ));
             }
         }
         msg.templates.validate(msg)?;
@@ -281,7 +289,8 @@ mod tests {
 
     #[test]
     fn zero_unlimited_and_contradictions_are_refused() {
-        let bad: Vec<(&str, Box<dyn Fn(&mut ActivationConfig)>)> = vec![
+        type Change = Box<dyn Fn(&mut ActivationConfig)>;
+        let bad: Vec<(&str, Change)> = vec![
             ("max_attempts", Box::new(|c| c.max_attempts = 0)),
             ("max_attempts", Box::new(|c| c.max_attempts = u32::MAX)),
             ("max_account_failures", Box::new(|c| c.max_account_failures = 0)),
@@ -289,11 +298,17 @@ mod tests {
             ("daily_send_cap", Box::new(|c| c.daily_send_cap = 0)),
             ("resend_cooldown", Box::new(|c| c.resend_cooldown = Duration::ZERO)),
             ("activation_ttl", Box::new(|c| c.activation_ttl = Duration::ZERO)),
-            ("ticket_ttl", Box::new(|c| c.ticket_ttl = Duration::from_secs(u64::MAX / 4))),
+            (
+                "ticket_ttl",
+                Box::new(|c| c.ticket_ttl = Duration::from_secs(u64::MAX / 4)),
+            ),
             ("pin_length", Box::new(|c| c.pin_length = 4)),
             ("password.min_length", Box::new(|c| c.password.min_length = 6)),
             ("password.max_length", Box::new(|c| c.password.max_length = 32)),
-            ("hashing.max_concurrent", Box::new(|c| c.hashing.max_concurrent = Some(0))),
+            (
+                "hashing.max_concurrent",
+                Box::new(|c| c.hashing.max_concurrent = Some(0)),
+            ),
         ];
         for (field, change) in bad {
             let mut c = ActivationConfig::default();
@@ -304,7 +319,9 @@ mod tests {
 
     #[test]
     fn serde_round_trip_with_defaults() {
-        let c: ActivationConfig = serde_json::from_str(r#"{"activation_ttl":"48h","max_attempts":3,"hashing":{"preset":"testing"}}"#).unwrap();
+        let c: ActivationConfig =
+            serde_json::from_str(r#"{"activation_ttl":"48h","max_attempts":3,"hashing":{"preset":"testing"}}"#)
+                .unwrap();
         assert_eq!(c.activation_ttl, Duration::from_secs(48 * 3600));
         assert_eq!(c.max_attempts, 3);
         assert_eq!(c.reset_ttl, Duration::from_secs(3600));

@@ -102,7 +102,9 @@ impl Pepper {
     pub fn new(key_id: &str, secret: impl Into<Vec<u8>>) -> Result<Self, HashError> {
         let secret = Zeroizing::new(secret.into());
         let id_ok = (1..=KeyId::MAX_LEN).contains(&key_id.len())
-            && key_id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+            && key_id
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
         if !id_ok {
             return Err(HashError::new(HashErrorKind::BadPepper, None));
         }
@@ -313,9 +315,7 @@ impl Hasher {
         inner.computed.store(0, Ordering::Relaxed);
         inner.peak.store(0, Ordering::Relaxed);
         inner.probe = probe;
-        Ok(Self {
-            inner: Arc::new(inner),
-        })
+        Ok(Self { inner: Arc::new(inner) })
     }
 
     /// Hashes `secret` into a PHC string.
@@ -335,8 +335,7 @@ impl Hasher {
     pub async fn verify(&self, secret: &[u8], stored: &str) -> Result<Verification, HashError> {
         let parsed = PasswordHash::new(stored).map_err(|_| HashError::malformed())?;
         let secret = Zeroizing::new(secret.to_vec());
-        self.run(move |inner| inner.verify_blocking(&secret, &parsed))
-            .await
+        self.run(move |inner| inner.verify_blocking(&secret, &parsed)).await
     }
 
     /// Spends exactly the work of one [`verify`](Self::verify) at the current
@@ -406,9 +405,7 @@ impl Inner {
     }
 
     fn verify_blocking(&self, secret: &[u8], stored: &PasswordHash) -> Result<Verification, HashError> {
-        if stored.algorithm != argon2::ARGON2ID_IDENT
-            || stored.version != Some(Version::V0x13.into())
-        {
+        if stored.algorithm != argon2::ARGON2ID_IDENT || stored.version != Some(Version::V0x13.into()) {
             return Err(HashError::malformed());
         }
         let params = Params::try_from(stored).map_err(|_| HashError::malformed())?;
@@ -433,10 +430,7 @@ impl Inner {
             || params.t_cost() != self.params.t_cost()
             || params.p_cost() != self.params.p_cost()
             || params.keyid() != self.params.keyid();
-        Ok(Verification {
-            matches,
-            needs_rehash,
-        })
+        Ok(Verification { matches, needs_rehash })
     }
 
     fn compute(
@@ -507,7 +501,9 @@ impl FromStr for HashPreset {
             "owasp" => Ok(HashPreset::Owasp),
             "rfc9106lowmemory" | "rfc9106" => Ok(HashPreset::Rfc9106LowMemory),
             "testing" => Ok(HashPreset::Testing),
-            other => Err(format!("unknown hash preset {other:?} (owasp, rfc9106-low-memory, testing)")),
+            other => Err(format!(
+                "unknown hash preset {other:?} (owasp, rfc9106-low-memory, testing)"
+            )),
         }
     }
 }
@@ -537,7 +533,11 @@ mod tests {
         let h = testing();
         // ours -> theirs
         let phc = h.hash(b"728639").await.unwrap();
-        let plain = Argon2::new(Algorithm::Argon2id, Version::V0x13, HashPreset::Testing.params().unwrap());
+        let plain = Argon2::new(
+            Algorithm::Argon2id,
+            Version::V0x13,
+            HashPreset::Testing.params().unwrap(),
+        );
         plain
             .verify_password(b"728639", &PasswordHash::new(&phc).unwrap())
             .unwrap();
@@ -586,16 +586,33 @@ mod tests {
         let phc = old.hash(b"123987").await.unwrap();
         assert!(phc.contains("keyid="), "{phc}");
 
-        let rotated = Hasher::new(HashPreset::Testing, Keyring::with_current(k2.clone()).retire(k1), 1, None).unwrap();
+        let rotated = Hasher::new(
+            HashPreset::Testing,
+            Keyring::with_current(k2.clone()).retire(k1),
+            1,
+            None,
+        )
+        .unwrap();
         let v = rotated.verify(b"123987", &phc).await.unwrap();
         assert!(v.matches && v.needs_rehash);
 
         let lost = Hasher::new(HashPreset::Testing, Keyring::with_current(k2), 1, None).unwrap();
-        assert_eq!(lost.verify(b"123987", &phc).await.unwrap_err().kind(), HashErrorKind::UnknownKey);
+        assert_eq!(
+            lost.verify(b"123987", &phc).await.unwrap_err().kind(),
+            HashErrorKind::UnknownKey
+        );
 
         // without the pepper the plain crate cannot check it
-        let plain = Argon2::new(Algorithm::Argon2id, Version::V0x13, HashPreset::Testing.params().unwrap());
-        assert!(plain.verify_password(b"123987", &PasswordHash::new(&phc).unwrap()).is_err());
+        let plain = Argon2::new(
+            Algorithm::Argon2id,
+            Version::V0x13,
+            HashPreset::Testing.params().unwrap(),
+        );
+        assert!(
+            plain
+                .verify_password(b"123987", &PasswordHash::new(&phc).unwrap())
+                .is_err()
+        );
         assert!(!format!("{:?}", Pepper::new("k9", [1u8; 16]).unwrap()).contains("1, 1"));
     }
 
@@ -606,7 +623,12 @@ mod tests {
         let phc = other.hash(b"pw").await.unwrap();
         let v = h.verify(b"pw", &phc).await.unwrap();
         assert!(v.matches && v.needs_rehash);
-        for bad in ["", "plain", "$argon2i$v=19$m=64,t=1,p=1$c2FsdHNhbHQ$aGFzaA", "$argon2id$v=19$m=999999999,t=1,p=1$c2FsdHNhbHRzYWx0$YWFhYWFhYWFhYWFhYWFhYWFhYWFhYWFhYWFhYWFhYWE"] {
+        for bad in [
+            "",
+            "plain",
+            "$argon2i$v=19$m=64,t=1,p=1$c2FsdHNhbHQ$aGFzaA",
+            "$argon2id$v=19$m=999999999,t=1,p=1$c2FsdHNhbHRzYWx0$YWFhYWFhYWFhYWFhYWFhYWFhYWFhYWFhYWFhYWFhYWE",
+        ] {
             assert!(h.verify(b"pw", bad).await.is_err(), "{bad}");
         }
     }

@@ -193,8 +193,7 @@ impl Email {
         let options = email_address::Options::default()
             .without_display_text()
             .with_required_tld();
-        email_address::EmailAddress::parse_with_options(&canonical, options)
-            .map_err(|_| InputError::InvalidEmail)?;
+        email_address::EmailAddress::parse_with_options(&canonical, options).map_err(|_| InputError::InvalidEmail)?;
         Ok(Self(canonical))
     }
 
@@ -278,10 +277,7 @@ impl Phone {
         if trimmed.len() > 40 {
             return Err(InputError::TooLong("phone number"));
         }
-        if !trimmed
-            .chars()
-            .all(|c| c.is_ascii_digit() || " +-.()/".contains(c))
-        {
+        if !trimmed.chars().all(|c| c.is_ascii_digit() || " +-.()/".contains(c)) {
             return Err(InputError::InvalidPhone);
         }
         // "00" is the international prefix in most of the world; libphonenumber
@@ -294,17 +290,11 @@ impl Phone {
             }
             None => trimmed,
         };
-        let number =
-            phonenumber::parse(Some(region.0), text).map_err(|_| InputError::InvalidPhone)?;
+        let number = phonenumber::parse(Some(region.0), text).map_err(|_| InputError::InvalidPhone)?;
         if !phonenumber::is_valid(&number) {
             return Err(InputError::InvalidPhone);
         }
-        Ok(Self(
-            number
-                .format()
-                .mode(phonenumber::Mode::E164)
-                .to_string(),
-        ))
+        Ok(Self(number.format().mode(phonenumber::Mode::E164).to_string()))
     }
 
     /// The E.164 text.
@@ -414,7 +404,15 @@ mod tests {
 
     #[test]
     fn email_refuses_display_names_and_missing_tld() {
-        for bad in ["Alice <a@x.com>", "a@b", "", "   ", "no-at-sign", "a\u{202E}b@example.com", "a\0@example.com"] {
+        for bad in [
+            "Alice <a@x.com>",
+            "a@b",
+            "",
+            "   ",
+            "no-at-sign",
+            "a\u{202E}b@example.com",
+            "a\0@example.com",
+        ] {
             assert!(Email::parse(bad).is_err(), "{bad:?} accepted");
         }
     }
@@ -422,7 +420,13 @@ mod tests {
     #[test]
     fn phone_formats_agree() {
         let want = "+13125550123";
-        for input in ["+1 (312) 555-0123", "+13125550123", "(312) 555-0123", "312.555.0123", "001 312 555 0123"] {
+        for input in [
+            "+1 (312) 555-0123",
+            "+13125550123",
+            "(312) 555-0123",
+            "312.555.0123",
+            "001 312 555 0123",
+        ] {
             assert_eq!(Phone::parse(input, Region::US).unwrap().as_str(), want, "{input}");
         }
         assert_ne!(Phone::parse("+1 312 555 0124", Region::US).unwrap().as_str(), want);
@@ -430,7 +434,15 @@ mod tests {
 
     #[test]
     fn phone_refuses_junk() {
-        for bad in ["12345", "1-800-FLOWERS", "07700 900370", "", "+", "++13125550123x", &"9".repeat(41)] {
+        for bad in [
+            "12345",
+            "1-800-FLOWERS",
+            "07700 900370",
+            "",
+            "+",
+            "++13125550123x",
+            &"9".repeat(41),
+        ] {
             assert!(Phone::parse(bad, Region::US).is_err(), "{bad:?} accepted");
         }
         // the same UK drama-range number is still invalid with its country code

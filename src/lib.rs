@@ -56,6 +56,8 @@ pub use notify::{
 };
 pub use password::{PasswordPolicy, PasswordRejection};
 pub use secret::{Password, Pin, ResetTicket};
-pub use service::{ActivationReport, ActivationService, CreatedUser, Delivery, FirstActivation, NewUser, ResetCompleted, SignIn};
+pub use service::{
+    ActivationReport, ActivationService, CreatedUser, Delivery, FirstActivation, NewUser, ResetCompleted, SignIn,
+};
 pub use state::{AccountState, ActivationStatus};
 pub use store::{ChannelChoice, PinStore, User, UserStore};

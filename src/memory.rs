@@ -12,8 +12,8 @@ use subtle::ConstantTimeEq;
 use crate::identity::{Email, Login, Phone, UserId};
 use crate::state::{AccountState, is_expired};
 use crate::store::{
-    AttemptLimits, AttemptReservation, DeliveryRecord, PinRecord, PinSnapshot, PinStore, SendLimits, SendReservation, StoreError,
-    TicketRecord, User, UserStore,
+    AttemptLimits, AttemptReservation, DeliveryRecord, PinRecord, PinSnapshot, PinStore, SendLimits, SendReservation,
+    StoreError, TicketRecord, User, UserStore,
 };
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {

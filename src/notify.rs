@@ -265,7 +265,11 @@ impl Notifier for OutboxNotifier {
         }
         if outbox.fail_next > 0 {
             outbox.fail_next -= 1;
-            return Err(DeliveryError::new(DeliveryErrorKind::Permanent, kind, "outbox told to fail"));
+            return Err(DeliveryError::new(
+                DeliveryErrorKind::Permanent,
+                kind,
+                "outbox told to fail",
+            ));
         }
         outbox.messages.push(message.clone());
         Ok(DeliveryReceipt {
@@ -343,7 +347,9 @@ The PIN is valid until {expires}. If you did not expect this message,\n\
 you can ignore it; nobody can use your account without the PIN.\n\n\
 {operator}\n"
                 .to_owned(),
-            sms_body: "{operator}: your PIN is {pin}. Sign in at {sign_in_url} and set a new password. Valid until {expires}.".to_owned(),
+            sms_body:
+                "{operator}: your PIN is {pin}. Sign in at {sign_in_url} and set a new password. Valid until {expires}."
+                    .to_owned(),
         }
     }
 }
@@ -359,8 +365,7 @@ pub fn format_expiry(at: DateTime<Utc>) -> String {
 /// GSM 03.38 basic character set (the characters that keep an SMS at 160
 /// per segment).
 fn is_gsm7(c: char) -> bool {
-    c.is_ascii_alphanumeric()
-        || " \n\r@£$¥èéùìòÇØøÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ!\"#¤%&'()*+,-./:;<=>?¡ÄÖÑÜ§¿äöñüà".contains(c)
+    c.is_ascii_alphanumeric() || " \n\r@£$¥èéùìòÇØøÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ!\"#¤%&'()*+,-./:;<=>?¡ÄÖÑÜ§¿äöñüà".contains(c)
 }
 
 pub(crate) struct RenderInput<'a> {
@@ -375,9 +380,7 @@ impl Templates {
         let mut rest = text;
         while let Some(start) = rest.find('{') {
             let after = &rest[start + 1..];
-            let end = after
-                .find('}')
-                .ok_or_else(|| ConfigError::new(field, "unclosed `{`"))?;
+            let end = after.find('}').ok_or_else(|| ConfigError::new(field, "unclosed `{`"))?;
             let name = &after[..end];
             if !PLACEHOLDERS.contains(&name) {
                 return Err(ConfigError::new(field, format!("unknown placeholder {{{name}}}")));
@@ -419,7 +422,11 @@ impl Templates {
                 format!(
                     "renders to {} characters{}; one SMS segment holds 160 GSM-7 characters",
                     text.chars().count(),
-                    if text.chars().all(is_gsm7) { "" } else { " with non-GSM-7 characters" }
+                    if text.chars().all(is_gsm7) {
+                        ""
+                    } else {
+                        " with non-GSM-7 characters"
+                    }
                 ),
             ));
         }
@@ -542,7 +549,9 @@ mod tests {
         let dbg = format!("{m:?}");
         assert!(!dbg.contains("004271"), "{dbg}");
 
-        let sms = msg(Channel::Sms(Phone::parse("+13125550123", crate::identity::Region::US).unwrap()));
+        let sms = msg(Channel::Sms(
+            Phone::parse("+13125550123", crate::identity::Region::US).unwrap(),
+        ));
         let text = sms.body().expose_secret();
         assert!(text.contains("004271") && text.chars().count() <= 160, "{text}");
     }
@@ -556,7 +565,14 @@ mod tests {
         assert!(no_pin.templates.validate(&no_pin).unwrap_err().reason.contains("{pin}"));
         let mut unknown = base.clone();
         unknown.templates.sms_body = "{pin} {password}".into();
-        assert!(unknown.templates.validate(&unknown).unwrap_err().reason.contains("unknown placeholder"));
+        assert!(
+            unknown
+                .templates
+                .validate(&unknown)
+                .unwrap_err()
+                .reason
+                .contains("unknown placeholder")
+        );
         let mut long = base.clone();
         long.templates.sms_body = format!("{{pin}} {}", "x".repeat(160));
         assert!(long.templates.validate(&long).is_err());
@@ -568,8 +584,15 @@ mod tests {
     #[test]
     fn a_name_containing_a_placeholder_is_not_expanded() {
         let cfg = MessageConfig::default();
-        let m = build_message(&cfg, UserId::new("u").unwrap(), "{pin}", Channel::Email(Email::parse("a@example.com").unwrap()),
-            PinPurpose::Reset, Pin::new("123987"), Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap());
+        let m = build_message(
+            &cfg,
+            UserId::new("u").unwrap(),
+            "{pin}",
+            Channel::Email(Email::parse("a@example.com").unwrap()),
+            PinPurpose::Reset,
+            Pin::new("123987"),
+            Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap(),
+        );
         assert!(m.body().expose_secret().starts_with("Hello {pin},"));
     }
 

@@ -114,8 +114,7 @@ impl PasswordPolicy {
         }
         let lower = pw.to_lowercase();
         if self.blocklist
-            && (passwords::analyzer::is_common_password(pw)
-                || passwords::analyzer::is_common_password(&lower))
+            && (passwords::analyzer::is_common_password(pw) || passwords::analyzer::is_common_password(&lower))
         {
             return Err(PasswordRejection::Common);
         }
@@ -160,8 +159,12 @@ mod tests {
     use super::*;
 
     fn check(p: &PasswordPolicy, pw: &str) -> Result<(), PasswordRejection> {
-        p.check(&Password::new(pw), &["alice.smith@example.com", "+13125550123", "Alice Smith"], 6)
-            .map(drop)
+        p.check(
+            &Password::new(pw),
+            &["alice.smith@example.com", "+13125550123", "Alice Smith"],
+            6,
+        )
+        .map(drop)
     }
 
     #[test]
@@ -170,18 +173,27 @@ mod tests {
         assert_eq!(check(&p, "short"), Err(PasswordRejection::TooShort { min: 8 }));
         assert_eq!(check(&p, "password"), Err(PasswordRejection::Common));
         assert_eq!(check(&p, "Password1"), Err(PasswordRejection::Common));
-        assert_eq!(check(&p, "alice.smith@example.com"), Err(PasswordRejection::ContainsIdentifier));
+        assert_eq!(
+            check(&p, "alice.smith@example.com"),
+            Err(PasswordRejection::ContainsIdentifier)
+        );
         assert_eq!(check(&p, "my5550123pass"), Err(PasswordRejection::ContainsIdentifier));
         assert_eq!(check(&p, "12 34 56"), Err(PasswordRejection::LooksLikePin));
         assert_eq!(check(&p, "tab\there-long"), Err(PasswordRejection::ControlCharacters));
         assert_eq!(check(&p, &"x".repeat(65)), Err(PasswordRejection::TooLong { max: 64 }));
-        assert_eq!(check(&p, &"x".repeat(2 << 20)), Err(PasswordRejection::TooLong { max: 64 }));
+        assert_eq!(
+            check(&p, &"x".repeat(2 << 20)),
+            Err(PasswordRejection::TooLong { max: 64 })
+        );
         assert_eq!(check(&p, "correct horse battery staple"), Ok(()));
     }
 
     #[test]
     fn length_is_code_points_after_nfkc() {
-        let p = PasswordPolicy { min_length: 12, ..Default::default() };
+        let p = PasswordPolicy {
+            min_length: 12,
+            ..Default::default()
+        };
         // 13 code points of CJK and emoji: many more bytes, still 13
         let cjk = "秘密の合言葉🔑🌏山川海空星";
         assert_eq!(cjk.chars().count(), 13);

@@ -21,8 +21,8 @@ use crate::pin::{draw_pin, hex, parse_pin_input};
 use crate::secret::{Password, Pin, ResetTicket};
 use crate::state::{self, AccountState, ActivationStatus};
 use crate::store::{
-    AttemptLimits, AttemptReservation, ChannelChoice, DeliveryOutcome, DeliveryRecord, PinRecord, PinStore, SendLimits, SendReservation,
-    StoreError, StoreErrorKind, TicketRecord, User, UserStore,
+    AttemptLimits, AttemptReservation, ChannelChoice, DeliveryOutcome, DeliveryRecord, PinRecord, PinStore, SendLimits,
+    SendReservation, StoreError, StoreErrorKind, TicketRecord, User, UserStore,
 };
 
 /// A user to create. Empty strings count as absent, so CSV rows map
@@ -542,7 +542,9 @@ where
             let user = match this.inner.users.find_by_login(&login).await {
                 Ok(Some(user)) if user.can_activate() => user,
                 Ok(user) => {
-                    this.audit(AuditEvent::RequestIgnored { user: user.map(|u| u.id) });
+                    this.audit(AuditEvent::RequestIgnored {
+                        user: user.map(|u| u.id),
+                    });
                     return;
                 }
                 Err(e) => {
@@ -671,8 +673,15 @@ where
         self.inner.pins.put_pin(&user.id, record).await?;
         if next_state != user.state {
             let revoke = c.reset_mode == ResetMode::Revoke;
-            if !self.inner.users.transition(&user.id, user.state, next_state, revoke).await? {
-                return Err(Error::IllegalTransition("the account changed during the re-send; reload and retry"));
+            if !self
+                .inner
+                .users
+                .transition(&user.id, user.state, next_state, revoke)
+                .await?
+            {
+                return Err(Error::IllegalTransition(
+                    "the account changed during the re-send; reload and retry",
+                ));
             }
             self.audit(AuditEvent::ResetStarted {
                 user: user.id.clone(),
@@ -825,7 +834,11 @@ where
         if !user.has_contact(&record.channel) {
             return self.refuse(id, RefusalReason::ContactChanged, true).await;
         }
-        let verified = self.inner.hasher.verify(pin.expose_secret().as_bytes(), &record.hash).await?;
+        let verified = self
+            .inner
+            .hasher
+            .verify(pin.expose_secret().as_bytes(), &record.hash)
+            .await?;
         if !verified.matches {
             if record.attempts >= limits.max_attempts {
                 self.audit(AuditEvent::AttemptsExhausted { user: user.id.clone() });
@@ -940,8 +953,15 @@ where
         if !self.inner.pins.consume_ticket(&user_id, &hash, now).await? {
             return Err(self.refuse_reset(Some(&user_id), ResetRefusal::InvalidTicket, Error::InvalidTicket));
         }
-        let Some(credential_version) = self.inner.users.set_password(&user_id, user.state, password_hash).await? else {
-            return Err(Error::IllegalTransition("the account changed while the password was being set"));
+        let Some(credential_version) = self
+            .inner
+            .users
+            .set_password(&user_id, user.state, password_hash)
+            .await?
+        else {
+            return Err(Error::IllegalTransition(
+                "the account changed while the password was being set",
+            ));
         };
         self.audit(AuditEvent::ResetCompleted {
             user: user_id.clone(),

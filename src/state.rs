@@ -83,7 +83,9 @@ pub fn on_pin_issued(state: AccountState) -> (PinPurpose, AccountState) {
 pub fn on_reset_completed(state: AccountState) -> Result<AccountState, IllegalTransition> {
     match state {
         AccountState::Pending | AccountState::ResetRequired => Ok(AccountState::Active),
-        AccountState::Active => Err(IllegalTransition("the account is already active; the reset was completed before")),
+        AccountState::Active => Err(IllegalTransition(
+            "the account is already active; the reset was completed before",
+        )),
     }
 }
 
@@ -145,7 +147,9 @@ pub fn activation_status(
         return ActivationStatus::NoContact;
     }
     if pins.failures >= max_account_failures {
-        return ActivationStatus::Locked { failures: pins.failures };
+        return ActivationStatus::Locked {
+            failures: pins.failures,
+        };
     }
     match &pins.pin {
         None => ActivationStatus::NoPin,
@@ -204,15 +208,27 @@ mod tests {
 
     #[test]
     fn pin_issue_moves_active_to_reset_required() {
-        assert_eq!(on_pin_issued(AccountState::Pending), (PinPurpose::Activation, AccountState::Pending));
-        assert_eq!(on_pin_issued(AccountState::Active), (PinPurpose::Reset, AccountState::ResetRequired));
-        assert_eq!(on_pin_issued(AccountState::ResetRequired), (PinPurpose::Reset, AccountState::ResetRequired));
+        assert_eq!(
+            on_pin_issued(AccountState::Pending),
+            (PinPurpose::Activation, AccountState::Pending)
+        );
+        assert_eq!(
+            on_pin_issued(AccountState::Active),
+            (PinPurpose::Reset, AccountState::ResetRequired)
+        );
+        assert_eq!(
+            on_pin_issued(AccountState::ResetRequired),
+            (PinPurpose::Reset, AccountState::ResetRequired)
+        );
     }
 
     #[test]
     fn reset_completion_is_illegal_twice() {
         assert_eq!(on_reset_completed(AccountState::Pending), Ok(AccountState::Active));
-        assert_eq!(on_reset_completed(AccountState::ResetRequired), Ok(AccountState::Active));
+        assert_eq!(
+            on_reset_completed(AccountState::ResetRequired),
+            Ok(AccountState::Active)
+        );
         assert!(on_reset_completed(AccountState::Active).is_err());
     }
 
@@ -239,12 +255,28 @@ mod tests {
     fn status_given_facts() {
         let now = t0() + TimeDelta::minutes(1);
         let status = |user: &User, pin: Option<PinRecord>, failures| {
-            activation_status(user, &PinSnapshot { pin, failures, deliveries: vec![] }, now, 5, 20)
+            activation_status(
+                user,
+                &PinSnapshot {
+                    pin,
+                    failures,
+                    deliveries: vec![],
+                },
+                now,
+                5,
+                20,
+            )
         };
         let pending = given_user(AccountState::Pending, true);
-        assert_eq!(status(&given_user(AccountState::Pending, false), None, 0), ActivationStatus::NoContact);
+        assert_eq!(
+            status(&given_user(AccountState::Pending, false), None, 0),
+            ActivationStatus::NoContact
+        );
         assert_eq!(status(&pending, None, 0), ActivationStatus::NoPin);
-        assert_eq!(status(&pending, Some(given_pin(0, TimeDelta::hours(1))), 20), ActivationStatus::Locked { failures: 20 });
+        assert_eq!(
+            status(&pending, Some(given_pin(0, TimeDelta::hours(1))), 20),
+            ActivationStatus::Locked { failures: 20 }
+        );
         assert_eq!(
             status(&pending, Some(given_pin(2, TimeDelta::hours(1))), 2),
             ActivationStatus::PinLive {
@@ -254,11 +286,17 @@ mod tests {
                 attempts_left: 3
             }
         );
-        assert_eq!(status(&pending, Some(given_pin(5, TimeDelta::hours(1))), 5), ActivationStatus::PinExhausted);
+        assert_eq!(
+            status(&pending, Some(given_pin(5, TimeDelta::hours(1))), 5),
+            ActivationStatus::PinExhausted
+        );
         assert_eq!(
             status(&pending, Some(given_pin(0, TimeDelta::minutes(1))), 0),
             ActivationStatus::PinExpired { expired_at: now }
         );
-        assert_eq!(status(&given_user(AccountState::Active, true), None, 0), ActivationStatus::Active);
+        assert_eq!(
+            status(&given_user(AccountState::Active, true), None, 0),
+            ActivationStatus::Active
+        );
     }
 }

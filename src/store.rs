@@ -354,12 +354,8 @@ pub trait UserStore: Send + Sync + 'static {
     /// # Errors
     /// [`StoreErrorKind::Conflict`] when another user has one of them,
     /// [`StoreErrorKind::NotFound`] for an unknown id.
-    async fn update_contact(
-        &self,
-        id: &UserId,
-        email: Option<Email>,
-        phone: Option<Phone>,
-    ) -> Result<User, StoreError>;
+    async fn update_contact(&self, id: &UserId, email: Option<Email>, phone: Option<Phone>)
+    -> Result<User, StoreError>;
 
     /// Moves the user from `from` to `to` if it is in `from`; with
     /// `revoke_password` also removes the password hash and bumps the

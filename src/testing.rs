@@ -26,8 +26,8 @@ use crate::identity::{Email, Login, Phone, Region, Role, UserId};
 use crate::notify::{Channel, ChannelKind, DeliveryErrorKind, PinPurpose};
 use crate::state::AccountState;
 use crate::store::{
-    AttemptLimits, AttemptReservation, DeliveryOutcome, DeliveryRecord, PinRecord, PinSnapshot, PinStore, SendLimits, SendReservation, StoreErrorKind,
-    TicketRecord, User, UserStore,
+    AttemptLimits, AttemptReservation, DeliveryOutcome, DeliveryRecord, PinRecord, PinSnapshot, PinStore, SendLimits,
+    SendReservation, StoreErrorKind, TicketRecord, User, UserStore,
 };
 
 /// A fixed instant with microseconds, which adapters must keep exactly.
@@ -109,10 +109,19 @@ async fn insert<U: UserStore>(users: &U, with_phone: bool) -> User {
 pub async fn user_store_basics<U: UserStore>(users: &U) {
     let u = insert(users, true).await;
     let got = users.get(&u.id).await.unwrap().expect("get finds the inserted user");
-    assert_eq!(got, u, "a user reads back exactly as inserted (instants to the microsecond)");
-    let by_email = users.find_by_login(&Login::Email(u.email.clone().unwrap())).await.unwrap();
+    assert_eq!(
+        got, u,
+        "a user reads back exactly as inserted (instants to the microsecond)"
+    );
+    let by_email = users
+        .find_by_login(&Login::Email(u.email.clone().unwrap()))
+        .await
+        .unwrap();
     assert_eq!(by_email.map(|x| x.id), Some(u.id.clone()), "find_by_login(email)");
-    let by_phone = users.find_by_login(&Login::Phone(u.phone.clone().unwrap())).await.unwrap();
+    let by_phone = users
+        .find_by_login(&Login::Phone(u.phone.clone().unwrap()))
+        .await
+        .unwrap();
     assert_eq!(by_phone.map(|x| x.id), Some(u.id.clone()), "find_by_login(phone)");
     assert!(users.get(&UserId::new("conf-nobody").unwrap()).await.unwrap().is_none());
     let nobody = Login::Email(Email::parse("nobody.conformance@example.com").unwrap());
@@ -122,7 +131,10 @@ pub async fn user_store_basics<U: UserStore>(users: &U) {
     // a user with no contact at all
     let mut bare = sample_user(false);
     bare.email = None;
-    users.insert(bare.clone()).await.expect("a user without contact can be stored");
+    users
+        .insert(bare.clone())
+        .await
+        .expect("a user without contact can be stored");
     assert_eq!(users.get(&bare.id).await.unwrap().unwrap().email, None);
 }
 
@@ -131,15 +143,24 @@ pub async fn user_store_uniqueness<U: UserStore>(users: &U) {
     let u = insert(users, true).await;
     let mut same_id = sample_user(false);
     same_id.id = u.id.clone();
-    let e = users.insert(same_id).await.expect_err("a second user with the same id is refused");
+    let e = users
+        .insert(same_id)
+        .await
+        .expect_err("a second user with the same id is refused");
     assert_eq!(e.kind(), StoreErrorKind::Conflict("id"));
     let mut same_email = sample_user(false);
     same_email.email = u.email.clone();
-    let e = users.insert(same_email).await.expect_err("a second user with the same email is refused");
+    let e = users
+        .insert(same_email)
+        .await
+        .expect_err("a second user with the same email is refused");
     assert_eq!(e.kind(), StoreErrorKind::Conflict("email"));
     let mut same_phone = sample_user(false);
     same_phone.phone = u.phone.clone();
-    let e = users.insert(same_phone).await.expect_err("a second user with the same phone is refused");
+    let e = users
+        .insert(same_phone)
+        .await
+        .expect_err("a second user with the same phone is refused");
     assert_eq!(e.kind(), StoreErrorKind::Conflict("phone"));
 }
 
@@ -152,34 +173,116 @@ pub async fn user_store_contact_updates<U: UserStore>(users: &U) {
         .update_contact(&a.id, Some(new_email.clone()), None)
         .await
         .expect("update_contact");
-    assert_eq!((updated.email.clone(), updated.phone.clone()), (Some(new_email.clone()), None));
-    assert!(users.find_by_login(&Login::Email(a.email.clone().unwrap())).await.unwrap().is_none(), "the old email no longer finds the user");
-    assert!(users.find_by_login(&Login::Phone(a.phone.clone().unwrap())).await.unwrap().is_none(), "the removed phone no longer finds the user");
-    assert_eq!(users.find_by_login(&Login::Email(new_email)).await.unwrap().map(|u| u.id), Some(a.id.clone()));
-    let e = users.update_contact(&a.id, b.email.clone(), None).await.expect_err("taking another user's email is refused");
+    assert_eq!(
+        (updated.email.clone(), updated.phone.clone()),
+        (Some(new_email.clone()), None)
+    );
+    assert!(
+        users
+            .find_by_login(&Login::Email(a.email.clone().unwrap()))
+            .await
+            .unwrap()
+            .is_none(),
+        "the old email no longer finds the user"
+    );
+    assert!(
+        users
+            .find_by_login(&Login::Phone(a.phone.clone().unwrap()))
+            .await
+            .unwrap()
+            .is_none(),
+        "the removed phone no longer finds the user"
+    );
+    assert_eq!(
+        users
+            .find_by_login(&Login::Email(new_email))
+            .await
+            .unwrap()
+            .map(|u| u.id),
+        Some(a.id.clone())
+    );
+    let e = users
+        .update_contact(&a.id, b.email.clone(), None)
+        .await
+        .expect_err("taking another user's email is refused");
     assert_eq!(e.kind(), StoreErrorKind::Conflict("email"));
-    let e = users.update_contact(&UserId::new("conf-ghost").unwrap(), None, None).await.expect_err("unknown user");
+    let e = users
+        .update_contact(&UserId::new("conf-ghost").unwrap(), None, None)
+        .await
+        .expect_err("unknown user");
     assert_eq!(e.kind(), StoreErrorKind::NotFound);
 }
 
 /// `transition`, `set_password` and `replace_password_hash` are compare-and-set.
 pub async fn user_store_compare_and_set<U: UserStore>(users: &U) {
     let u = insert(users, false).await;
-    assert!(!users.transition(&u.id, AccountState::Active, AccountState::ResetRequired, false).await.unwrap(), "transition from a state the user is not in");
-    assert_eq!(users.set_password(&u.id, AccountState::Active, "h0".into()).await.unwrap(), None, "set_password from the wrong state");
-    assert_eq!(users.set_password(&u.id, AccountState::Pending, "h1".into()).await.unwrap(), Some(1));
+    assert!(
+        !users
+            .transition(&u.id, AccountState::Active, AccountState::ResetRequired, false)
+            .await
+            .unwrap(),
+        "transition from a state the user is not in"
+    );
+    assert_eq!(
+        users
+            .set_password(&u.id, AccountState::Active, "h0".into())
+            .await
+            .unwrap(),
+        None,
+        "set_password from the wrong state"
+    );
+    assert_eq!(
+        users
+            .set_password(&u.id, AccountState::Pending, "h1".into())
+            .await
+            .unwrap(),
+        Some(1)
+    );
     let got = users.get(&u.id).await.unwrap().unwrap();
-    assert_eq!((got.state, got.password_hash.as_deref(), got.credential_version), (AccountState::Active, Some("h1"), 1));
-    assert!(!users.replace_password_hash(&u.id, "other", "h2".into()).await.unwrap(), "rehash with a stale old hash");
+    assert_eq!(
+        (got.state, got.password_hash.as_deref(), got.credential_version),
+        (AccountState::Active, Some("h1"), 1)
+    );
+    assert!(
+        !users.replace_password_hash(&u.id, "other", "h2".into()).await.unwrap(),
+        "rehash with a stale old hash"
+    );
     assert!(users.replace_password_hash(&u.id, "h1", "h2".into()).await.unwrap());
-    assert_eq!(users.get(&u.id).await.unwrap().unwrap().credential_version, 1, "a rehash keeps the credential version");
-    assert!(users.transition(&u.id, AccountState::Active, AccountState::ResetRequired, false).await.unwrap());
+    assert_eq!(
+        users.get(&u.id).await.unwrap().unwrap().credential_version,
+        1,
+        "a rehash keeps the credential version"
+    );
+    assert!(
+        users
+            .transition(&u.id, AccountState::Active, AccountState::ResetRequired, false)
+            .await
+            .unwrap()
+    );
     let kept = users.get(&u.id).await.unwrap().unwrap();
-    assert_eq!((kept.state, kept.password_hash.as_deref(), kept.credential_version), (AccountState::ResetRequired, Some("h2"), 1));
-    assert!(users.transition(&u.id, AccountState::ResetRequired, AccountState::ResetRequired, true).await.unwrap());
+    assert_eq!(
+        (kept.state, kept.password_hash.as_deref(), kept.credential_version),
+        (AccountState::ResetRequired, Some("h2"), 1)
+    );
+    assert!(
+        users
+            .transition(&u.id, AccountState::ResetRequired, AccountState::ResetRequired, true)
+            .await
+            .unwrap()
+    );
     let revoked = users.get(&u.id).await.unwrap().unwrap();
-    assert_eq!((revoked.password_hash, revoked.credential_version), (None, 2), "revoking removes the hash and bumps the version");
-    assert_eq!(users.set_password(&u.id, AccountState::ResetRequired, "h3".into()).await.unwrap(), Some(3));
+    assert_eq!(
+        (revoked.password_hash, revoked.credential_version),
+        (None, 2),
+        "revoking removes the hash and bumps the version"
+    );
+    assert_eq!(
+        users
+            .set_password(&u.id, AccountState::ResetRequired, "h3".into())
+            .await
+            .unwrap(),
+        Some(3)
+    );
 }
 
 /// Racing inserts and password sets: exactly one wins.
@@ -204,64 +307,135 @@ pub async fn user_store_races<U: UserStore>(users: Arc<U>) {
         let users = Arc::clone(&users);
         let id = u.id.clone();
         tasks.push(tokio::spawn(async move {
-            users.set_password(&id, AccountState::Pending, format!("hash-{i}")).await.unwrap().is_some()
+            users
+                .set_password(&id, AccountState::Pending, format!("hash-{i}"))
+                .await
+                .unwrap()
+                .is_some()
         }));
     }
     let mut set = 0;
     for t in tasks {
         set += usize::from(t.await.unwrap());
     }
-    assert_eq!(set, 1, "16 racing set_password calls from Pending: exactly one succeeds");
+    assert_eq!(
+        set, 1,
+        "16 racing set_password calls from Pending: exactly one succeeds"
+    );
     assert_eq!(users.get(&u.id).await.unwrap().unwrap().credential_version, 1);
 }
 
 /// PIN storage, replacement and the attempt rules.
 pub async fn pin_store_pins_and_attempts<U: UserStore, P: PinStore>(users: &U, pins: &P) {
     let u = insert(users, false).await;
-    assert_eq!(pins.snapshot(&u.id).await.unwrap(), PinSnapshot::default(), "no PIN, no failures");
+    assert_eq!(
+        pins.snapshot(&u.id).await.unwrap(),
+        PinSnapshot::default(),
+        "no PIN, no failures"
+    );
     let now = t0() + TimeDelta::minutes(1);
-    assert_eq!(pins.reserve_attempt(&u.id, now, LIMITS).await.unwrap(), AttemptReservation::NoPin);
+    assert_eq!(
+        pins.reserve_attempt(&u.id, now, LIMITS).await.unwrap(),
+        AttemptReservation::NoPin
+    );
 
     let first = sample_pin(&u);
     pins.put_pin(&u.id, first.clone()).await.unwrap();
-    assert_eq!(pins.snapshot(&u.id).await.unwrap().pin, Some(first.clone()), "the PIN reads back exactly");
+    assert_eq!(
+        pins.snapshot(&u.id).await.unwrap().pin,
+        Some(first.clone()),
+        "the PIN reads back exactly"
+    );
     for n in 1..=5u32 {
         match pins.reserve_attempt(&u.id, now, LIMITS).await.unwrap() {
             AttemptReservation::Granted { pin, failures } => {
-                assert_eq!((pin.attempts, failures), (n, n), "attempt {n} is counted on the PIN and the account");
+                assert_eq!(
+                    (pin.attempts, failures),
+                    (n, n),
+                    "attempt {n} is counted on the PIN and the account"
+                );
                 assert_eq!(pin.pin_id, first.pin_id);
             }
             other => panic!("attempt {n} should be granted, got {other:?}"),
         }
     }
-    assert_eq!(pins.reserve_attempt(&u.id, now, LIMITS).await.unwrap(), AttemptReservation::Exhausted, "the 6th attempt of 5");
+    assert_eq!(
+        pins.reserve_attempt(&u.id, now, LIMITS).await.unwrap(),
+        AttemptReservation::Exhausted,
+        "the 6th attempt of 5"
+    );
 
     // a replacement PIN starts at zero attempts, the account count stays
     let second = sample_pin(&u);
     pins.put_pin(&u.id, second.clone()).await.unwrap();
     let snap = pins.snapshot(&u.id).await.unwrap();
-    assert_eq!((snap.pin.map(|p| p.pin_id), snap.failures), (Some(second.pin_id.clone()), 5), "put_pin keeps the account's failures");
+    assert_eq!(
+        (snap.pin.map(|p| p.pin_id), snap.failures),
+        (Some(second.pin_id.clone()), 5),
+        "put_pin keeps the account's failures"
+    );
 
     // expiry: granted one second before, refused at and after expires_at
     let exp = second.expires_at;
-    assert!(matches!(pins.reserve_attempt(&u.id, exp - TimeDelta::seconds(1), LIMITS).await.unwrap(), AttemptReservation::Granted { .. }));
-    assert_eq!(pins.reserve_attempt(&u.id, exp, LIMITS).await.unwrap(), AttemptReservation::Expired, "refused at now == expires_at");
-    assert_eq!(pins.reserve_attempt(&u.id, exp + TimeDelta::seconds(1), LIMITS).await.unwrap(), AttemptReservation::Expired);
+    assert!(matches!(
+        pins.reserve_attempt(&u.id, exp - TimeDelta::seconds(1), LIMITS)
+            .await
+            .unwrap(),
+        AttemptReservation::Granted { .. }
+    ));
+    assert_eq!(
+        pins.reserve_attempt(&u.id, exp, LIMITS).await.unwrap(),
+        AttemptReservation::Expired,
+        "refused at now == expires_at"
+    );
+    assert_eq!(
+        pins.reserve_attempt(&u.id, exp + TimeDelta::seconds(1), LIMITS)
+            .await
+            .unwrap(),
+        AttemptReservation::Expired
+    );
 
     // the account lock
-    let tight = AttemptLimits { max_attempts: 5, max_account_failures: 8 };
+    let tight = AttemptLimits {
+        max_attempts: 5,
+        max_account_failures: 8,
+    };
     let third = sample_pin(&u);
     pins.put_pin(&u.id, third).await.unwrap();
-    assert!(matches!(pins.reserve_attempt(&u.id, now, tight).await.unwrap(), AttemptReservation::Granted { failures: 7, .. }));
-    assert!(matches!(pins.reserve_attempt(&u.id, now, tight).await.unwrap(), AttemptReservation::Granted { failures: 8, .. }));
-    assert_eq!(pins.reserve_attempt(&u.id, now, tight).await.unwrap(), AttemptReservation::Locked, "locked at the account limit");
+    assert!(matches!(
+        pins.reserve_attempt(&u.id, now, tight).await.unwrap(),
+        AttemptReservation::Granted { failures: 7, .. }
+    ));
+    assert!(matches!(
+        pins.reserve_attempt(&u.id, now, tight).await.unwrap(),
+        AttemptReservation::Granted { failures: 8, .. }
+    ));
+    assert_eq!(
+        pins.reserve_attempt(&u.id, now, tight).await.unwrap(),
+        AttemptReservation::Locked,
+        "locked at the account limit"
+    );
     pins.clear_failures(&u.id).await.unwrap();
-    assert_eq!(pins.snapshot(&u.id).await.unwrap().failures, 0, "clear_failures unlocks");
-    assert!(matches!(pins.reserve_attempt(&u.id, now, tight).await.unwrap(), AttemptReservation::Granted { .. }));
+    assert_eq!(
+        pins.snapshot(&u.id).await.unwrap().failures,
+        0,
+        "clear_failures unlocks"
+    );
+    assert!(matches!(
+        pins.reserve_attempt(&u.id, now, tight).await.unwrap(),
+        AttemptReservation::Granted { .. }
+    ));
 
     pins.revoke_pin(&u.id).await.unwrap();
-    assert_eq!(pins.snapshot(&u.id).await.unwrap().pin, None, "revoke_pin removes the PIN");
-    assert_eq!(pins.reserve_attempt(&u.id, now, tight).await.unwrap(), AttemptReservation::NoPin);
+    assert_eq!(
+        pins.snapshot(&u.id).await.unwrap().pin,
+        None,
+        "revoke_pin removes the PIN"
+    );
+    assert_eq!(
+        pins.reserve_attempt(&u.id, now, tight).await.unwrap(),
+        AttemptReservation::NoPin
+    );
 }
 
 /// 50 racing reservations grant exactly `max_attempts`.
@@ -274,7 +448,10 @@ pub async fn pin_store_attempt_race<U: UserStore, P: PinStore>(users: &U, pins: 
         let pins = Arc::clone(&pins);
         let id = u.id.clone();
         tasks.push(tokio::spawn(async move {
-            matches!(pins.reserve_attempt(&id, now, LIMITS).await.unwrap(), AttemptReservation::Granted { .. })
+            matches!(
+                pins.reserve_attempt(&id, now, LIMITS).await.unwrap(),
+                AttemptReservation::Granted { .. }
+            )
         }));
     }
     let mut granted = 0;
@@ -294,36 +471,94 @@ pub async fn pin_store_tickets<U: UserStore, P: PinStore>(users: &U, pins: &P) {
     let now = t0() + TimeDelta::minutes(1);
     pins.reserve_attempt(&u.id, now, LIMITS).await.unwrap();
     pins.reserve_attempt(&u.id, now, LIMITS).await.unwrap();
-    assert!(!pins.record_success(&u.id, "not-the-pin", ticket(&u, &pin, "aa")).await.unwrap(), "success for a replaced PIN");
-    assert!(pins.record_success(&u.id, &pin.pin_id, ticket(&u, &pin, &"a".repeat(64))).await.unwrap());
+    assert!(
+        !pins
+            .record_success(&u.id, "not-the-pin", ticket(&u, &pin, "aa"))
+            .await
+            .unwrap(),
+        "success for a replaced PIN"
+    );
+    assert!(
+        pins.record_success(&u.id, &pin.pin_id, ticket(&u, &pin, &"a".repeat(64)))
+            .await
+            .unwrap()
+    );
     let snap = pins.snapshot(&u.id).await.unwrap();
-    assert_eq!((snap.pin.unwrap().attempts, snap.failures), (1, 0), "success gives its attempt back and clears the account's failures");
-    assert_eq!(pins.find_ticket(&"a".repeat(64)).await.unwrap(), Some(ticket(&u, &pin, &"a".repeat(64))));
+    assert_eq!(
+        (snap.pin.unwrap().attempts, snap.failures),
+        (1, 0),
+        "success gives its attempt back and clears the account's failures"
+    );
+    assert_eq!(
+        pins.find_ticket(&"a".repeat(64)).await.unwrap(),
+        Some(ticket(&u, &pin, &"a".repeat(64)))
+    );
 
     // a second success replaces the first ticket
-    assert!(pins.record_success(&u.id, &pin.pin_id, ticket(&u, &pin, &"b".repeat(64))).await.unwrap());
-    assert_eq!(pins.find_ticket(&"a".repeat(64)).await.unwrap(), None, "one live ticket per user");
-    assert!(!pins.consume_ticket(&u.id, &"a".repeat(64), now).await.unwrap(), "the replaced ticket cannot be consumed");
-    assert!(!pins.consume_ticket(&u.id, &"b".repeat(64), t0() + TimeDelta::minutes(15)).await.unwrap(), "refused at its expiry instant");
+    assert!(
+        pins.record_success(&u.id, &pin.pin_id, ticket(&u, &pin, &"b".repeat(64)))
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        pins.find_ticket(&"a".repeat(64)).await.unwrap(),
+        None,
+        "one live ticket per user"
+    );
+    assert!(
+        !pins.consume_ticket(&u.id, &"a".repeat(64), now).await.unwrap(),
+        "the replaced ticket cannot be consumed"
+    );
+    assert!(
+        !pins
+            .consume_ticket(&u.id, &"b".repeat(64), t0() + TimeDelta::minutes(15))
+            .await
+            .unwrap(),
+        "refused at its expiry instant"
+    );
     let other = insert(users, false).await;
-    assert!(!pins.consume_ticket(&other.id, &"b".repeat(64), now).await.unwrap(), "another user's ticket");
+    assert!(
+        !pins.consume_ticket(&other.id, &"b".repeat(64), now).await.unwrap(),
+        "another user's ticket"
+    );
     assert!(pins.consume_ticket(&u.id, &"b".repeat(64), now).await.unwrap());
-    assert!(!pins.consume_ticket(&u.id, &"b".repeat(64), now).await.unwrap(), "a ticket is consumed once");
-    assert_eq!(pins.snapshot(&u.id).await.unwrap().pin, None, "consuming the ticket consumes its PIN");
+    assert!(
+        !pins.consume_ticket(&u.id, &"b".repeat(64), now).await.unwrap(),
+        "a ticket is consumed once"
+    );
+    assert_eq!(
+        pins.snapshot(&u.id).await.unwrap().pin,
+        None,
+        "consuming the ticket consumes its PIN"
+    );
     assert_eq!(pins.find_ticket(&"b".repeat(64)).await.unwrap(), None);
 
     // a new PIN kills the ticket of the old one
     let p2 = sample_pin(&u);
     pins.put_pin(&u.id, p2.clone()).await.unwrap();
-    assert!(pins.record_success(&u.id, &p2.pin_id, ticket(&u, &p2, &"c".repeat(64))).await.unwrap());
+    assert!(
+        pins.record_success(&u.id, &p2.pin_id, ticket(&u, &p2, &"c".repeat(64)))
+            .await
+            .unwrap()
+    );
     pins.put_pin(&u.id, sample_pin(&u)).await.unwrap();
-    assert!(!pins.consume_ticket(&u.id, &"c".repeat(64), now).await.unwrap(), "put_pin drops the ticket");
+    assert!(
+        !pins.consume_ticket(&u.id, &"c".repeat(64), now).await.unwrap(),
+        "put_pin drops the ticket"
+    );
     // revoke_pin kills it too
     let p3 = sample_pin(&u);
     pins.put_pin(&u.id, p3.clone()).await.unwrap();
-    assert!(pins.record_success(&u.id, &p3.pin_id, ticket(&u, &p3, &"d".repeat(64))).await.unwrap());
+    assert!(
+        pins.record_success(&u.id, &p3.pin_id, ticket(&u, &p3, &"d".repeat(64)))
+            .await
+            .unwrap()
+    );
     pins.revoke_pin(&u.id).await.unwrap();
-    assert!(!pins.consume_ticket(&u.id, &"d".repeat(64), now).await.unwrap(), "revoke_pin drops the ticket");
+    assert!(
+        !pins.consume_ticket(&u.id, &"d".repeat(64), now).await.unwrap(),
+        "revoke_pin drops the ticket"
+    );
 }
 
 /// 20 racing consumptions of one ticket: exactly one wins.
@@ -332,13 +567,19 @@ pub async fn pin_store_ticket_race<U: UserStore, P: PinStore>(users: &U, pins: A
     let pin = sample_pin(&u);
     pins.put_pin(&u.id, pin.clone()).await.unwrap();
     let hash = "e".repeat(64);
-    assert!(pins.record_success(&u.id, &pin.pin_id, ticket(&u, &pin, &hash)).await.unwrap());
+    assert!(
+        pins.record_success(&u.id, &pin.pin_id, ticket(&u, &pin, &hash))
+            .await
+            .unwrap()
+    );
     let now = t0() + TimeDelta::minutes(1);
     let mut tasks = Vec::new();
     for _ in 0..20 {
         let pins = Arc::clone(&pins);
         let (id, hash) = (u.id.clone(), hash.clone());
-        tasks.push(tokio::spawn(async move { pins.consume_ticket(&id, &hash, now).await.unwrap() }));
+        tasks.push(tokio::spawn(async move {
+            pins.consume_ticket(&id, &hash, now).await.unwrap()
+        }));
     }
     let mut won = 0;
     for t in tasks {
@@ -350,33 +591,65 @@ pub async fn pin_store_ticket_race<U: UserStore, P: PinStore>(users: &U, pins: A
 /// Cooldown, daily cap, release, and racing sends.
 pub async fn pin_store_sends<U: UserStore, P: PinStore>(users: &U, pins: Arc<P>) {
     let u = insert(users, false).await;
-    let limits = SendLimits { cooldown: TimeDelta::seconds(60), daily_cap: 3 };
+    let limits = SendLimits {
+        cooldown: TimeDelta::seconds(60),
+        daily_cap: 3,
+    };
     let t = t0();
-    assert_eq!(pins.reserve_send(&u.id, t, limits).await.unwrap(), SendReservation::Granted);
     assert_eq!(
-        pins.reserve_send(&u.id, t + TimeDelta::seconds(59), limits).await.unwrap(),
-        SendReservation::Throttled { retry_at: t + TimeDelta::seconds(60) },
+        pins.reserve_send(&u.id, t, limits).await.unwrap(),
+        SendReservation::Granted
+    );
+    assert_eq!(
+        pins.reserve_send(&u.id, t + TimeDelta::seconds(59), limits)
+            .await
+            .unwrap(),
+        SendReservation::Throttled {
+            retry_at: t + TimeDelta::seconds(60)
+        },
         "within the cooldown"
     );
     let t2 = t + TimeDelta::seconds(60);
-    assert_eq!(pins.reserve_send(&u.id, t2, limits).await.unwrap(), SendReservation::Granted, "at the end of the cooldown");
-    pins.release_send(&u.id, t2).await.unwrap();
-    assert_eq!(pins.reserve_send(&u.id, t2, limits).await.unwrap(), SendReservation::Granted, "a released send does not count");
-    let t3 = t + TimeDelta::minutes(5);
-    assert_eq!(pins.reserve_send(&u.id, t3, limits).await.unwrap(), SendReservation::Granted);
     assert_eq!(
-        pins.reserve_send(&u.id, t + TimeDelta::minutes(10), limits).await.unwrap(),
-        SendReservation::Throttled { retry_at: t + TimeDelta::hours(24) },
+        pins.reserve_send(&u.id, t2, limits).await.unwrap(),
+        SendReservation::Granted,
+        "at the end of the cooldown"
+    );
+    pins.release_send(&u.id, t2).await.unwrap();
+    assert_eq!(
+        pins.reserve_send(&u.id, t2, limits).await.unwrap(),
+        SendReservation::Granted,
+        "a released send does not count"
+    );
+    let t3 = t + TimeDelta::minutes(5);
+    assert_eq!(
+        pins.reserve_send(&u.id, t3, limits).await.unwrap(),
+        SendReservation::Granted
+    );
+    assert_eq!(
+        pins.reserve_send(&u.id, t + TimeDelta::minutes(10), limits)
+            .await
+            .unwrap(),
+        SendReservation::Throttled {
+            retry_at: t + TimeDelta::hours(24)
+        },
         "the daily cap, until the oldest send is 24 h old"
     );
-    assert_eq!(pins.reserve_send(&u.id, t + TimeDelta::hours(24), limits).await.unwrap(), SendReservation::Granted);
+    assert_eq!(
+        pins.reserve_send(&u.id, t + TimeDelta::hours(24), limits)
+            .await
+            .unwrap(),
+        SendReservation::Granted
+    );
 
     let v = insert(users, false).await;
     let mut tasks = Vec::new();
     for _ in 0..10 {
         let pins = Arc::clone(&pins);
         let id = v.id.clone();
-        tasks.push(tokio::spawn(async move { pins.reserve_send(&id, t, limits).await.unwrap() == SendReservation::Granted }));
+        tasks.push(tokio::spawn(async move {
+            pins.reserve_send(&id, t, limits).await.unwrap() == SendReservation::Granted
+        }));
     }
     let mut granted = 0;
     for task in tasks {
@@ -388,12 +661,26 @@ pub async fn pin_store_sends<U: UserStore, P: PinStore>(users: &U, pins: Arc<P>)
 /// The last delivery per channel.
 pub async fn pin_store_deliveries<U: UserStore, P: PinStore>(users: &U, pins: &P) {
     let u = insert(users, true).await;
-    let rec = |channel, minutes, outcome| DeliveryRecord { channel, at: t0() + TimeDelta::minutes(minutes), outcome };
-    let failed = DeliveryOutcome::Failed { kind: DeliveryErrorKind::Permanent };
-    let sent = DeliveryOutcome::Delivered { provider_id: Some("SM123".into()) };
-    pins.record_delivery(&u.id, rec(ChannelKind::Sms, 1, sent.clone())).await.unwrap();
-    pins.record_delivery(&u.id, rec(ChannelKind::Email, 1, sent.clone())).await.unwrap();
-    pins.record_delivery(&u.id, rec(ChannelKind::Email, 2, failed.clone())).await.unwrap();
+    let rec = |channel, minutes, outcome| DeliveryRecord {
+        channel,
+        at: t0() + TimeDelta::minutes(minutes),
+        outcome,
+    };
+    let failed = DeliveryOutcome::Failed {
+        kind: DeliveryErrorKind::Permanent,
+    };
+    let sent = DeliveryOutcome::Delivered {
+        provider_id: Some("SM123".into()),
+    };
+    pins.record_delivery(&u.id, rec(ChannelKind::Sms, 1, sent.clone()))
+        .await
+        .unwrap();
+    pins.record_delivery(&u.id, rec(ChannelKind::Email, 1, sent.clone()))
+        .await
+        .unwrap();
+    pins.record_delivery(&u.id, rec(ChannelKind::Email, 2, failed.clone()))
+        .await
+        .unwrap();
     assert_eq!(
         pins.snapshot(&u.id).await.unwrap().deliveries,
         vec![rec(ChannelKind::Email, 2, failed), rec(ChannelKind::Sms, 1, sent)],
