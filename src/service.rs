@@ -906,8 +906,9 @@ where
         error
     }
 
-    /// Sets the new password with the ticket a right PIN earned: checks the
-    /// policy, stores the argon2id hash, consumes the PIN and the ticket, and
+    /// Sets the new password of `user_id` (from [`SignIn::ResetRequired`])
+    /// with the ticket a right PIN earned; a ticket of another user is
+    /// refused. Checks the policy, stores the argon2id hash, consumes the PIN and the ticket, and
     /// makes the user active with a bumped credential version.
     ///
     /// The ticket and PIN are consumed first, then the password is stored;
@@ -920,18 +921,23 @@ where
     /// ticket; [`Error::WeakPassword`] (the ticket stays usable);
     /// [`Error::IllegalTransition`]; [`Error::Store`], [`Error::Hashing`].
     #[instrument(skip_all)]
-    pub async fn complete_reset(&self, ticket: &ResetTicket, new_password: &Password) -> Result<ResetCompleted> {
+    pub async fn complete_reset(
+        &self,
+        user_id: &UserId,
+        ticket: &ResetTicket,
+        new_password: &Password,
+    ) -> Result<ResetCompleted> {
         let now = self.now();
         let raw = ticket.expose_secret();
         if !is_ticket_shaped(raw) {
             return Err(self.refuse_reset(None, ResetRefusal::InvalidTicket, Error::InvalidTicket));
         }
         let hash = ticket_hash(raw);
-        let record = match self.inner.pins.find_ticket(&hash).await? {
-            Some(r) if !state::is_expired(r.expires_at, now) => r,
-            _ => return Err(self.refuse_reset(None, ResetRefusal::InvalidTicket, Error::InvalidTicket)),
-        };
-        let user_id = record.user_id;
+        match self.inner.pins.find_ticket(&hash).await? {
+            Some(r) if &r.user_id == user_id && !state::is_expired(r.expires_at, now) => {}
+            _ => return Err(self.refuse_reset(Some(user_id), ResetRefusal::InvalidTicket, Error::InvalidTicket)),
+        }
+        let user_id = user_id.clone();
         let user = self.user(&user_id).await?;
         if state::on_reset_completed(user.state).is_err() {
             return Err(self.refuse_reset(Some(&user_id), ResetRefusal::InvalidTicket, Error::InvalidTicket));
