@@ -94,7 +94,6 @@ pub struct Delivery {
 
 /// What happened to the first activation of a created user.
 #[derive(Debug)]
-#[non_exhaustive]
 pub enum FirstActivation {
     /// A PIN was delivered.
     Sent(Delivery),
@@ -115,7 +114,6 @@ pub struct CreatedUser {
 
 /// A successful sign-in.
 #[derive(Debug)]
-#[non_exhaustive]
 pub enum SignIn {
     /// Right password: the user is signed in. Sessions should remember
     /// `credential_version` and end when it changes.
