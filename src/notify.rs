@@ -576,7 +576,7 @@ mod tests {
         assert!(
             unknown
                 .templates
-                .validate(&unknown)
+                .validate(&unknown, 6)
                 .unwrap_err()
                 .reason
                 .contains("unknown placeholder")

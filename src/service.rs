@@ -1,4 +1,4 @@
-//! [`ActivationService`]: loads, asks the pure rules in [`state`](crate::state),
+//! [`ActivationService`]: loads, asks the pure rules in [`crate::state`],
 //! stores, notifies. Nothing else.
 
 use std::fmt;

@@ -497,7 +497,6 @@ async fn self_service_request_answers_alike_and_sends_only_on_record() {
     h.clock.advance(TimeDelta::minutes(2));
     let known = h.svc.request_pin("XAN@example.com").await.unwrap();
     let unknown = h.svc.request_pin("ghost@example.com").await.unwrap();
-    assert_eq!(format!("{known:?}").len() > 0, format!("{unknown:?}").len() > 0);
     known.finished().await;
     unknown.finished().await;
     let msgs = h.outbox.messages();
