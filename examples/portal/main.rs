@@ -1,0 +1,168 @@
+//! The operator's portal: staff create users and re-send activation, users
+//! sign in with the PIN, choose a password and sign in with it.
+//!
+//! ```sh
+//! PORTAL_STAFF_EMAIL=desk@lakeside.example PORTAL_STAFF_PASSWORD='a long staff phrase' \
+//!   cargo run --example portal --features portal
+//! ```
+//!
+//! Then open <http://127.0.0.1:3000>. Messages go to the outbox (the
+//! "Outbox (demo)" tab), which stands in for the users' mail and phones.
+
+mod app;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use pin_activation::{
+    ActivationConfig, HashPreset, InMemoryPinStore, InMemoryUserStore, Password, PinStore, SystemClock, UserStore,
+};
+
+use app::{AppConfig, StaffSeed, StartError};
+
+const HELP: &str = "\
+The operator's portal (pin-activation example).
+
+Usage: cargo run --example portal --features portal -- [options]
+
+Options (each also read from the environment variable shown):
+  --staff-email EMAIL       PORTAL_STAFF_EMAIL     the staff account to create at start (required)
+  --staff-password PHRASE   PORTAL_STAFF_PASSWORD  its password (required; prefer the variable: arguments
+                                                   show in the process list)
+  --staff-name NAME         PORTAL_STAFF_NAME      its display name (default \"Front Desk\")
+  --listen ADDR             PORTAL_LISTEN          address to serve on (default 127.0.0.1:3000)
+  --public-url URL          PORTAL_PUBLIC_URL      the portal's address in messages (default http://ADDR)
+  --database memory         PORTAL_DATABASE        where users and PINs are kept (default memory)
+  --secure-cookies          PORTAL_SECURE_COOKIES  mark the session cookie Secure: set it when users reach
+                                                   the portal over HTTPS (directly or through a proxy)
+  --fast-insecure-hashing                          argon2 Testing preset instead of OWASP (demos only)
+  -h, --help                                       this text
+";
+
+struct Options {
+    staff_email: Option<String>,
+    staff_password: Option<String>,
+    staff_name: String,
+    listen: SocketAddr,
+    public_url: Option<String>,
+    database: String,
+    secure_cookies: bool,
+    fast_hashing: bool,
+}
+
+fn env(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.trim().is_empty())
+}
+
+fn parse_options() -> Result<Options, String> {
+    let mut o = Options {
+        staff_email: env("PORTAL_STAFF_EMAIL"),
+        staff_password: env("PORTAL_STAFF_PASSWORD"),
+        staff_name: env("PORTAL_STAFF_NAME").unwrap_or_else(|| "Front Desk".into()),
+        listen: "127.0.0.1:3000".parse().map_err(|e| format!("{e}"))?,
+        public_url: env("PORTAL_PUBLIC_URL"),
+        database: env("PORTAL_DATABASE").unwrap_or_else(|| "memory".into()),
+        secure_cookies: env("PORTAL_SECURE_COOKIES").is_some_and(|v| v != "0" && v != "false"),
+        fast_hashing: false,
+    };
+    if let Some(l) = env("PORTAL_LISTEN") {
+        o.listen = l.parse().map_err(|e| format!("PORTAL_LISTEN {l:?}: {e}"))?;
+    }
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        let mut value = |name: &str| args.next().ok_or_else(|| format!("{name} needs a value"));
+        match arg.as_str() {
+            "--staff-email" => o.staff_email = Some(value("--staff-email")?),
+            "--staff-password" => o.staff_password = Some(value("--staff-password")?),
+            "--staff-name" => o.staff_name = value("--staff-name")?,
+            "--listen" => {
+                let v = value("--listen")?;
+                o.listen = v.parse().map_err(|e| format!("--listen {v:?}: {e}"))?;
+            }
+            "--public-url" => o.public_url = Some(value("--public-url")?),
+            "--database" => o.database = value("--database")?,
+            "--secure-cookies" => o.secure_cookies = true,
+            "--fast-insecure-hashing" => o.fast_hashing = true,
+            "-h" | "--help" => {
+                print!("{HELP}");
+                std::process::exit(0);
+            }
+            other => return Err(format!("unknown argument {other:?} (see --help)")),
+        }
+    }
+    Ok(o)
+}
+
+async fn serve<U: UserStore, P: PinStore>(
+    users: U,
+    pins: P,
+    config: AppConfig,
+    listen: SocketAddr,
+) -> Result<(), Box<dyn std::error::Error>> {
+    let portal = app::build(users, pins, config).await?;
+    let listener = tokio::net::TcpListener::bind(listen).await?;
+    println!("Portal on http://{listen}  (staff account ready; Ctrl-C to stop)");
+    axum::serve(listener, portal.router)
+        .with_graceful_shutdown(async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
+        .await?;
+    Ok(())
+}
+
+#[tokio::main]
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .init();
+    let o = match parse_options() {
+        Ok(o) => o,
+        Err(e) => {
+            eprintln!("portal: {e}");
+            std::process::exit(2);
+        }
+    };
+    let (Some(staff_email), Some(staff_password)) = (o.staff_email, o.staff_password) else {
+        eprintln!(
+            "portal: no staff account. The portal has no default password: give the staff account to create with\n  \
+             PORTAL_STAFF_EMAIL=desk@example.com PORTAL_STAFF_PASSWORD='a long private phrase' cargo run --example portal --features portal\n\
+             (or --staff-email / --staff-password; see --help)"
+        );
+        std::process::exit(2);
+    };
+    let mut activation = ActivationConfig::default();
+    if o.fast_hashing {
+        activation.hashing.preset = HashPreset::Testing;
+    }
+    activation.messages.operator_name = "Lakeside Self Storage".into();
+    activation.messages.sign_in_url = format!(
+        "{}/signin",
+        o.public_url
+            .unwrap_or_else(|| format!("http://{}", o.listen))
+            .trim_end_matches('/')
+    );
+    let config = AppConfig {
+        activation,
+        staff: StaffSeed {
+            name: o.staff_name,
+            email: staff_email,
+            password: Password::new(staff_password),
+        },
+        secure_cookies: o.secure_cookies,
+        clock: Arc::new(SystemClock),
+    };
+    let result = match o.database.as_str() {
+        "memory" => serve(InMemoryUserStore::new(), InMemoryPinStore::new(), config, o.listen).await,
+        other => Err(Box::new(StartError(format!(
+            "unsupported --database {other:?}: this build knows \"memory\""
+        ))) as Box<dyn std::error::Error>),
+    };
+    if let Err(e) = result {
+        eprintln!("portal: {e}");
+        std::process::exit(1);
+    }
+    Ok(())
+}
