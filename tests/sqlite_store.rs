@@ -90,7 +90,7 @@ async fn activation_story_on_a_file_survives_a_reopen() {
             panic!("a right PIN asks for a new password");
         };
         let done = service
-            .complete_reset(&ticket, &Password::new("a long unusual passphrase"))
+            .complete_reset(&user_id, &ticket, &Password::new("a long unusual passphrase"))
             .await
             .unwrap();
         assert_eq!(done.credential_version, 1);
