@@ -5,6 +5,14 @@
 //! cargo run --example quickstart
 //! ```
 //!
+//! The same story on real storage (a fresh database: the story creates its
+//! users by email and phone, which must not exist yet):
+//!
+//! ```sh
+//! cargo run --example quickstart --features sqlite -- --database sqlite://activation-demo.db
+//! cargo run --example quickstart --features postgres -- --database postgres://postgres@127.0.0.1:5432/test
+//! ```
+//!
 //! Hashing uses the real OWASP preset (argon2id, 19 MiB, t=2). Time is a
 //! manual clock, so the "three days later" step needs no waiting.
 
@@ -223,19 +231,75 @@ pub async fn run_story<U: UserStore, P: PinStore, N: Notifier>(
     Ok(())
 }
 
-#[tokio::main]
-async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// Builds the service over `users` and `pins` and tells the story, unless
+/// the stores already hold users (a database used before).
+async fn run_on<U: UserStore, P: PinStore>(users: U, pins: P, storage: &str) -> Result<(), Box<dyn std::error::Error>> {
+    if !users.list().await?.is_empty() {
+        return Err(
+            format!("{storage} already holds users (from an earlier run?): the story needs a fresh database").into(),
+        );
+    }
     let start = SystemClock.now().duration_trunc(TimeDelta::seconds(1))?;
     let clock = ManualClock::new(start);
     let outbox = OutboxNotifier::new_ok();
     let mut config = ActivationConfig::default(); // OWASP argon2id
     config.messages.operator_name = "Lakeside Self Storage".into();
     config.messages.sign_in_url = "https://lakeside-storage.example/signin".into();
-    let svc = ActivationService::builder(InMemoryUserStore::new(), InMemoryPinStore::new(), outbox.clone())
+    let svc = ActivationService::builder(users, pins, outbox.clone())
         .config(config)
         .clock(clock.clone())
         .build()?;
-    println!("pin-activation quickstart: in-memory stores, OWASP argon2id, outbox delivery");
+    println!("pin-activation quickstart: {storage}, OWASP argon2id, outbox delivery");
     run_story(svc, clock, outbox).await?;
     Ok(())
+}
+
+/// The value of `--database URL` (or `--database=URL`), if given.
+fn database_arg() -> Result<Option<String>, String> {
+    let mut args = std::env::args().skip(1);
+    let mut database = None;
+    while let Some(arg) = args.next() {
+        if arg == "--database" {
+            database = Some(args.next().ok_or("--database needs a URL")?);
+        } else if let Some(url) = arg.strip_prefix("--database=") {
+            database = Some(url.to_owned());
+        } else {
+            return Err(format!(
+                "unknown argument {arg:?}; usage: quickstart [--database sqlite://FILE | postgres://URL]"
+            ));
+        }
+    }
+    Ok(database)
+}
+
+#[tokio::main]
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    match database_arg()? {
+        None => run_on(InMemoryUserStore::new(), InMemoryPinStore::new(), "in-memory stores").await,
+        Some(url) if url.starts_with("sqlite:") => {
+            #[cfg(feature = "sqlite")]
+            {
+                let store = pin_activation::SqliteStore::connect(&url).await?;
+                store.migrate().await?;
+                run_on(store.clone(), store, "SQLite").await
+            }
+            #[cfg(not(feature = "sqlite"))]
+            {
+                Err("SQLite support is not built in: run with `--features sqlite`".into())
+            }
+        }
+        Some(url) if url.starts_with("postgres:") || url.starts_with("postgresql:") => {
+            #[cfg(feature = "postgres")]
+            {
+                let store = pin_activation::PostgresStore::connect(&url).await?;
+                store.migrate().await?;
+                run_on(store.clone(), store, "PostgreSQL").await
+            }
+            #[cfg(not(feature = "postgres"))]
+            {
+                Err("PostgreSQL support is not built in: run with `--features postgres`".into())
+            }
+        }
+        Some(_) => Err("--database takes a sqlite:// or postgres:// URL".into()),
+    }
 }

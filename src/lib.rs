@@ -25,6 +25,8 @@
 //! - [`secret`]: redacted, zeroizing secret types.
 //! - [`clock`], [`audit`], [`config`], [`error`].
 //! - `testing` (feature `testing`): the conformance suite for store adapters.
+//! - `sql` (features `sqlite`, `postgres`): `SqliteStore` and
+//!   `PostgresStore`, each implementing both stores.
 
 pub mod audit;
 pub mod clock;
@@ -38,6 +40,8 @@ pub mod password;
 pub mod pin;
 pub mod secret;
 pub mod service;
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+pub mod sql;
 pub mod state;
 pub mod store;
 #[cfg(feature = "testing")]
@@ -59,5 +63,9 @@ pub use secret::{Password, Pin, ResetTicket};
 pub use service::{
     ActivationReport, ActivationService, CreatedUser, Delivery, FirstActivation, NewUser, ResetCompleted, SignIn,
 };
+#[cfg(feature = "postgres")]
+pub use sql::postgres::PostgresStore;
+#[cfg(feature = "sqlite")]
+pub use sql::sqlite::SqliteStore;
 pub use state::{AccountState, ActivationStatus};
 pub use store::{ChannelChoice, PinStore, User, UserStore};
