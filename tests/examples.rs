@@ -73,3 +73,65 @@ fn bulk_activate_reports_every_row() {
         assert!(out.contains(expected), "missing {expected:?} in:\n{out}");
     }
 }
+
+/// The portal binary: no staff password, no start; with one, it serves.
+#[cfg(all(feature = "portal", feature = "sqlite"))]
+#[test]
+fn portal_starts_only_with_a_staff_account_and_serves_the_sign_in_page() {
+    use std::io::{BufRead, BufReader, Read, Write};
+    use std::process::Stdio;
+    use std::time::Duration;
+
+    let path = example("portal");
+    assert!(path.exists(), "{} was not built", path.display());
+    let refused = Command::new(&path)
+        .env_remove("PORTAL_STAFF_EMAIL")
+        .env_remove("PORTAL_STAFF_PASSWORD")
+        .args(["--database", "memory"])
+        .output()
+        .unwrap();
+    assert_eq!(refused.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(stderr.contains("The portal has no default password"), "{stderr}");
+
+    let mut child = Command::new(&path)
+        .env("PORTAL_STAFF_EMAIL", "desk@lakeside.example")
+        .env("PORTAL_STAFF_PASSWORD", "copper kettle harbour gate")
+        .env("RUST_LOG", "warn")
+        .args([
+            "--database",
+            "memory",
+            "--fast-insecure-hashing",
+            "--listen",
+            "127.0.0.1:0",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if let Some(rest) = line.strip_prefix("Portal on http://") {
+                let _ = tx.send(rest.split_whitespace().next().unwrap_or_default().to_owned());
+            }
+        }
+    });
+    let addr = rx.recv_timeout(Duration::from_secs(60));
+    let response = addr.as_ref().ok().map(|addr| {
+        let mut s = std::net::TcpStream::connect(addr.as_str()).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+        s.write_all(b"GET /signin HTTP/1.1\r\nHost: portal\r\nConnection: close\r\n\r\n")
+            .unwrap();
+        let mut out = String::new();
+        s.read_to_string(&mut out).unwrap();
+        out
+    });
+    let _ = child.kill();
+    let _ = child.wait();
+    let response = response.expect("the portal printed its address");
+    assert!(response.starts_with("HTTP/1.1 200"), "{response}");
+    assert!(response.contains("<h1>Sign in</h1>"));
+    assert!(response.to_lowercase().contains("set-cookie: portal_session="));
+}

@@ -1,6 +1,8 @@
 //! The portal example in a real browser: Debian's `chromium` driven by
-//! `chromedriver` over WebDriver (fantoccini). Outside CI a missing browser
-//! or driver skips the test with the reason; with `CI=true` it fails.
+//! `chromedriver` over WebDriver (fantoccini), the portal on SQLite (a file
+//! in a temporary directory), as `cargo run --example portal` runs it.
+//! Outside CI a missing browser or driver skips the test with the reason;
+//! with `CI=true` it fails.
 //!
 //! Screenshots of the Users tab and of the new-password page are written to
 //! `<target>/portal-artifacts/`.
@@ -18,7 +20,7 @@ use std::time::Duration;
 use chrono::{TimeDelta, TimeZone, Utc};
 use fantoccini::{Client, ClientBuilder, Locator};
 use hyper_util::client::legacy::connect::HttpConnector;
-use pin_activation::{ActivationConfig, InMemoryPinStore, InMemoryUserStore, ManualClock, Password};
+use pin_activation::{ActivationConfig, ManualClock, Password, SqliteStore};
 
 const STAFF_EMAIL: &str = "desk@lakeside.example";
 const STAFF_PASSWORD: &str = "copper kettle harbour gate";
@@ -69,7 +71,7 @@ fn free_port() -> u16 {
 struct Driver {
     child: Child,
     url: String,
-    profile: PathBuf,
+    profile: tempfile::TempDir,
 }
 
 impl Driver {
@@ -81,8 +83,7 @@ impl Driver {
             .stderr(Stdio::null())
             .spawn()
             .expect("start chromedriver");
-        let profile = std::env::temp_dir().join(format!("portal-chromium-{}-{port}", std::process::id()));
-        std::fs::create_dir_all(&profile).unwrap();
+        let profile = tempfile::tempdir().unwrap();
         let driver = Self {
             child,
             url: format!("http://127.0.0.1:{port}"),
@@ -114,7 +115,7 @@ impl Driver {
                     "--disable-sync",
                     "--no-first-run",
                     "--window-size=1280,900",
-                    format!("--user-data-dir={}", self.profile.display()),
+                    format!("--user-data-dir={}", self.profile.path().display()),
                 ]
             }
         });
@@ -133,7 +134,6 @@ impl Drop for Driver {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
-        let _ = std::fs::remove_dir_all(&self.profile);
     }
 }
 
@@ -248,9 +248,11 @@ async fn staff_and_tenant_click_through_the_portal() {
         secure_cookies: false,
         clock: Arc::new(clock.clone()),
     };
-    let portal = app::build(InMemoryUserStore::new(), InMemoryPinStore::new(), config)
-        .await
-        .unwrap();
+    let data = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", data.path().join("portal.db").display());
+    let store = SqliteStore::connect(&url).await.unwrap();
+    store.migrate().await.unwrap();
+    let portal = app::build(store.clone(), store, config).await.unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     let service = portal.service.clone();

@@ -13,7 +13,7 @@ use axum::body::Body;
 use axum::http::{Request, Response, StatusCode, header};
 use chrono::{TimeDelta, TimeZone, Utc};
 use pin_activation::{
-    ActivationConfig, InMemoryPinStore, InMemoryUserStore, ManualClock, NewUser, Password, SignIn, UserId,
+    ActivationConfig, InMemoryPinStore, InMemoryUserStore, ManualClock, NewUser, Password, SignIn, SqliteStore, UserId,
 };
 use tower::ServiceExt;
 
@@ -748,4 +748,90 @@ async fn signed_out_visitors_are_sent_to_sign_in_and_sign_out_ends_the_session()
     // Replaying the old cookie does not bring the session back.
     b.cookie = Some(old_cookie);
     assert_eq!(b.get("/users").await.location(), Some("/signin"));
+}
+
+fn sqlite_config(password: &str, clock: &ManualClock) -> app::AppConfig {
+    app::AppConfig {
+        activation: ActivationConfig::for_tests(),
+        staff: app::StaffSeed {
+            name: "Front Desk".into(),
+            email: STAFF_EMAIL.into(),
+            password: Password::new(password),
+        },
+        secure_cookies: false,
+        clock: Arc::new(clock.clone()),
+    }
+}
+
+async fn sqlite_store(url: &str) -> SqliteStore {
+    let store = SqliteStore::connect(url).await.unwrap();
+    store.migrate().await.unwrap();
+    store
+}
+
+#[tokio::test]
+async fn on_sqlite_users_outlive_a_restart_and_the_staff_seed_must_match() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("portal.db").display());
+    let clock = ManualClock::new(Utc.with_ymd_and_hms(2026, 12, 3, 9, 0, 0).unwrap());
+
+    let store = sqlite_store(&url).await;
+    let first = app::build(store.clone(), store, sqlite_config(STAFF_PASSWORD, &clock))
+        .await
+        .unwrap();
+    let mut staff = Browser {
+        router: first.router.clone(),
+        cookie: None,
+        locations: Vec::new(),
+    };
+    staff.sign_in(STAFF_EMAIL, STAFF_PASSWORD).await;
+    let created = staff
+        .submit(
+            "/users/new",
+            "/users/new",
+            &[
+                ("name", "Tess Tenant"),
+                ("email", "tess@example.com"),
+                ("phone", "713 555 0140"),
+                ("role", "tenant"),
+            ],
+        )
+        .await;
+    assert_eq!(created.status, StatusCode::SEE_OTHER);
+    let tess = first.service.find_user("+17135550140").await.unwrap().unwrap();
+    let pin = first.outbox.last_pin_for(&tess.id).unwrap().expose_secret().to_owned();
+    drop(first);
+
+    // A restart on the same file: the staff account is found, not created again.
+    let store = sqlite_store(&url).await;
+    let second = app::build(store.clone(), store, sqlite_config(STAFF_PASSWORD, &clock))
+        .await
+        .unwrap();
+    let mut staff = Browser {
+        router: second.router.clone(),
+        cookie: None,
+        locations: Vec::new(),
+    };
+    staff.sign_in(STAFF_EMAIL, STAFF_PASSWORD).await;
+    let list = staff.get("/users").await;
+    assert_eq!(list.body.matches("<tr data-user=").count(), 2);
+    assert!(list.body.contains("Tess Tenant") && list.body.contains("+17135550140"));
+    // The PIN sent before the restart still works (it is in the database, not in memory).
+    let mut tenant = Browser {
+        router: second.router.clone(),
+        cookie: None,
+        locations: Vec::new(),
+    };
+    assert_eq!(
+        tenant.sign_in("(713) 555-0140", &pin).await.location(),
+        Some("/new-password")
+    );
+    drop(second);
+
+    // Another staff password for the same database is refused, loudly.
+    let store = sqlite_store(&url).await;
+    let Err(e) = app::build(store.clone(), store, sqlite_config("some other long phrase", &clock)).await else {
+        panic!("the existing staff account has another password");
+    };
+    assert!(e.to_string().contains("already exists in this database"), "{e}");
 }

@@ -3,19 +3,24 @@
 //!
 //! ```sh
 //! PORTAL_STAFF_EMAIL=desk@lakeside.example PORTAL_STAFF_PASSWORD='a long staff phrase' \
-//!   cargo run --example portal --features portal
+//!   cargo run --example portal --features portal,sqlite
 //! ```
 //!
-//! Then open <http://127.0.0.1:3000>. Messages go to the outbox (the
-//! "Outbox (demo)" tab), which stands in for the users' mail and phones.
+//! Then open <http://127.0.0.1:3000>. Users and PINs are kept in SQLite (a
+//! file in the system's temporary directory unless `--data-dir` or
+//! `--database` says otherwise; `--database postgres://...` with the
+//! `postgres` feature). Messages go to the outbox (the "Outbox (demo)"
+//! tab), which stands in for the users' mail and phones.
 
 mod app;
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use pin_activation::{
-    ActivationConfig, HashPreset, InMemoryPinStore, InMemoryUserStore, Password, PinStore, SystemClock, UserStore,
+    ActivationConfig, HashPreset, InMemoryPinStore, InMemoryUserStore, Password, PinStore, SqliteStore, SystemClock,
+    UserStore,
 };
 
 use app::{AppConfig, StaffSeed, StartError};
@@ -23,7 +28,7 @@ use app::{AppConfig, StaffSeed, StartError};
 const HELP: &str = "\
 The operator's portal (pin-activation example).
 
-Usage: cargo run --example portal --features portal -- [options]
+Usage: cargo run --example portal --features portal,sqlite -- [options]
 
 Options (each also read from the environment variable shown):
   --staff-email EMAIL       PORTAL_STAFF_EMAIL     the staff account to create at start (required)
@@ -32,7 +37,11 @@ Options (each also read from the environment variable shown):
   --staff-name NAME         PORTAL_STAFF_NAME      its display name (default \"Front Desk\")
   --listen ADDR             PORTAL_LISTEN          address to serve on (default 127.0.0.1:3000)
   --public-url URL          PORTAL_PUBLIC_URL      the portal's address in messages (default http://ADDR)
-  --database memory         PORTAL_DATABASE        where users and PINs are kept (default memory)
+  --data-dir DIR            PORTAL_DATA_DIR        directory of the SQLite file portal.db (default: the
+                                                   system temp directory + /pin-activation-portal)
+  --database URL            PORTAL_DATABASE        instead: sqlite://FILE, sqlite::memory:, memory (the
+                                                   crate's in-memory stores) or, built with the postgres
+                                                   feature, postgres://USER@HOST/DB
   --secure-cookies          PORTAL_SECURE_COOKIES  mark the session cookie Secure: set it when users reach
                                                    the portal over HTTPS (directly or through a proxy)
   --fast-insecure-hashing                          argon2 Testing preset instead of OWASP (demos only)
@@ -45,7 +54,8 @@ struct Options {
     staff_name: String,
     listen: SocketAddr,
     public_url: Option<String>,
-    database: String,
+    data_dir: PathBuf,
+    database: Option<String>,
     secure_cookies: bool,
     fast_hashing: bool,
 }
@@ -61,7 +71,9 @@ fn parse_options() -> Result<Options, String> {
         staff_name: env("PORTAL_STAFF_NAME").unwrap_or_else(|| "Front Desk".into()),
         listen: "127.0.0.1:3000".parse().map_err(|e| format!("{e}"))?,
         public_url: env("PORTAL_PUBLIC_URL"),
-        database: env("PORTAL_DATABASE").unwrap_or_else(|| "memory".into()),
+        data_dir: env("PORTAL_DATA_DIR")
+            .map_or_else(|| std::env::temp_dir().join("pin-activation-portal"), PathBuf::from),
+        database: env("PORTAL_DATABASE"),
         secure_cookies: env("PORTAL_SECURE_COOKIES").is_some_and(|v| v != "0" && v != "false"),
         fast_hashing: false,
     };
@@ -80,7 +92,8 @@ fn parse_options() -> Result<Options, String> {
                 o.listen = v.parse().map_err(|e| format!("--listen {v:?}: {e}"))?;
             }
             "--public-url" => o.public_url = Some(value("--public-url")?),
-            "--database" => o.database = value("--database")?,
+            "--data-dir" => o.data_dir = PathBuf::from(value("--data-dir")?),
+            "--database" => o.database = Some(value("--database")?),
             "--secure-cookies" => o.secure_cookies = true,
             "--fast-insecure-hashing" => o.fast_hashing = true,
             "-h" | "--help" => {
@@ -99,15 +112,47 @@ async fn serve<U: UserStore, P: PinStore>(
     config: AppConfig,
     listen: SocketAddr,
 ) -> Result<(), Box<dyn std::error::Error>> {
+    let staff_email = config.staff.email.clone();
     let portal = app::build(users, pins, config).await?;
+    println!("Staff account ready: sign in as {staff_email}");
     let listener = tokio::net::TcpListener::bind(listen).await?;
-    println!("Portal on http://{listen}  (staff account ready; Ctrl-C to stop)");
+    println!("Portal on http://{}  (Ctrl-C to stop)", listener.local_addr()?);
     axum::serve(listener, portal.router)
         .with_graceful_shutdown(async {
             let _ = tokio::signal::ctrl_c().await;
         })
         .await?;
     Ok(())
+}
+
+async fn sqlite(url: &str, config: AppConfig, listen: SocketAddr) -> Result<(), Box<dyn std::error::Error>> {
+    let store = SqliteStore::connect(url)
+        .await
+        .map_err(|e| StartError(format!("cannot open {url}: {e}")))?;
+    store
+        .migrate()
+        .await
+        .map_err(|e| StartError(format!("cannot create the tables in {url}: {e}")))?;
+    println!("Users and PINs in {url}");
+    serve(store.clone(), store, config, listen).await
+}
+
+#[cfg(feature = "postgres")]
+async fn postgres(url: &str, config: AppConfig, listen: SocketAddr) -> Result<(), Box<dyn std::error::Error>> {
+    let store = pin_activation::PostgresStore::connect(url)
+        .await
+        .map_err(|e| StartError(format!("cannot connect to PostgreSQL: {e}")))?;
+    store
+        .migrate()
+        .await
+        .map_err(|e| StartError(format!("cannot create the tables in PostgreSQL: {e}")))?;
+    println!("Users and PINs in PostgreSQL");
+    serve(store.clone(), store, config, listen).await
+}
+
+#[cfg(not(feature = "postgres"))]
+async fn postgres(_url: &str, _config: AppConfig, _listen: SocketAddr) -> Result<(), Box<dyn std::error::Error>> {
+    Err(StartError("PostgreSQL support is not built in: run with --features portal,sqlite,postgres".into()).into())
 }
 
 #[tokio::main]
@@ -128,7 +173,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let (Some(staff_email), Some(staff_password)) = (o.staff_email, o.staff_password) else {
         eprintln!(
             "portal: no staff account. The portal has no default password: give the staff account to create with\n  \
-             PORTAL_STAFF_EMAIL=desk@example.com PORTAL_STAFF_PASSWORD='a long private phrase' cargo run --example portal --features portal\n\
+             PORTAL_STAFF_EMAIL=desk@example.com PORTAL_STAFF_PASSWORD='a long private phrase' cargo run --example portal --features portal,sqlite\n\
              (or --staff-email / --staff-password; see --help)"
         );
         std::process::exit(2);
@@ -154,10 +199,25 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         secure_cookies: o.secure_cookies,
         clock: Arc::new(SystemClock),
     };
-    let result = match o.database.as_str() {
-        "memory" => serve(InMemoryUserStore::new(), InMemoryPinStore::new(), config, o.listen).await,
+    let database = match o.database {
+        Some(url) => url,
+        None => {
+            if let Err(e) = std::fs::create_dir_all(&o.data_dir) {
+                eprintln!("portal: cannot create {}: {e}", o.data_dir.display());
+                std::process::exit(1);
+            }
+            format!("sqlite://{}", o.data_dir.join("portal.db").display())
+        }
+    };
+    let result = match database.as_str() {
+        "memory" => {
+            println!("Users and PINs in memory (gone when the portal stops)");
+            serve(InMemoryUserStore::new(), InMemoryPinStore::new(), config, o.listen).await
+        }
+        url if url.starts_with("sqlite:") => sqlite(url, config, o.listen).await,
+        url if url.starts_with("postgres:") || url.starts_with("postgresql:") => postgres(url, config, o.listen).await,
         other => Err(Box::new(StartError(format!(
-            "unsupported --database {other:?}: this build knows \"memory\""
+            "--database {other:?}: expected sqlite://FILE, sqlite::memory:, memory or postgres://..."
         ))) as Box<dyn std::error::Error>),
     };
     if let Err(e) = result {
