@@ -24,7 +24,11 @@ fn stats(mut v: Vec<Duration>) -> (f64, f64) {
 }
 
 fn main() {
-    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
     rt.block_on(async {
         let mut config = ActivationConfig::default();
         config.max_attempts = 10;
@@ -37,10 +41,18 @@ fn main() {
             .clock(clock.clone())
             .build()
             .unwrap();
-        let expired = svc.create_user(NewUser::new("Exp").email("expired@example.com"), None).await.unwrap().user;
+        let expired = svc
+            .create_user(NewUser::new("Exp").email("expired@example.com"), None)
+            .await
+            .unwrap()
+            .user;
         let expired_pin = outbox.last_pin_for(&expired.id).unwrap().expose_secret().to_owned();
         clock.advance(TimeDelta::hours(73));
-        let known = svc.create_user(NewUser::new("Known").email("known@example.com"), None).await.unwrap().user;
+        let known = svc
+            .create_user(NewUser::new("Known").email("known@example.com"), None)
+            .await
+            .unwrap()
+            .user;
         let staff = UserId::new("staff").unwrap();
         let pin = outbox.last_pin_for(&known.id).unwrap().expose_secret().to_owned();
         let wrong = if pin == "135792" { "135793" } else { "135792" };
@@ -50,7 +62,9 @@ fn main() {
             // a fresh PIN every 9 wrong guesses keeps the known user's PIN live
             if round % 9 == 8 {
                 clock.advance(TimeDelta::minutes(2));
-                svc.resend_activation(&known.id, ChannelChoice::Preferred, &staff).await.unwrap();
+                svc.resend_activation(&known.id, ChannelChoice::Preferred, &staff)
+                    .await
+                    .unwrap();
                 svc.unlock(&known.id, &staff).await.unwrap();
             }
             for (who, secret, into) in [

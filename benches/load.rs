@@ -46,14 +46,22 @@ async fn run(n: usize) -> String {
         .unwrap();
     let limit = svc.hash_stats().limit;
     // one active user
-    let u = svc.create_user(NewUser::new("Load").email("load@example.com"), None).await.unwrap().user;
+    let u = svc
+        .create_user(NewUser::new("Load").email("load@example.com"), None)
+        .await
+        .unwrap()
+        .user;
     let pin = outbox.last_pin_for(&u.id).unwrap();
-    let SignIn::ResetRequired { ticket, .. } =
-        svc.login("load@example.com", &Password::new(pin.expose_secret())).await.unwrap()
+    let SignIn::ResetRequired { ticket, .. } = svc
+        .login("load@example.com", &Password::new(pin.expose_secret()))
+        .await
+        .unwrap()
     else {
         panic!()
     };
-    svc.complete_reset(&u.id, &ticket, &Password::new("load test password")).await.unwrap();
+    svc.complete_reset(&u.id, &ticket, &Password::new("load test password"))
+        .await
+        .unwrap();
 
     // the ticker: wakes every 1 ms and records how late it woke
     let stop = Arc::new(AtomicBool::new(false));
@@ -84,7 +92,9 @@ async fn run(n: usize) -> String {
             let mut lat = Vec::with_capacity(per_task);
             for _ in 0..per_task {
                 let t = Instant::now();
-                let r = svc.login("load@example.com", &Password::new("load test password")).await;
+                let r = svc
+                    .login("load@example.com", &Password::new("load test password"))
+                    .await;
                 assert!(matches!(r, Ok(SignIn::SignedIn { .. })));
                 lat.push(t.elapsed());
             }
@@ -113,7 +123,11 @@ async fn run(n: usize) -> String {
 fn main() {
     if let Ok(n) = std::env::var("PIN_ACTIVATION_LOAD_N") {
         let n: usize = n.parse().unwrap();
-        let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
         println!("{}", rt.block_on(run(n)));
         return;
     }
@@ -121,7 +135,10 @@ fn main() {
     println!("|---|---|---|---|---|---|---|");
     let exe = std::env::current_exe().unwrap();
     for n in LEVELS {
-        let out = Command::new(&exe).env("PIN_ACTIVATION_LOAD_N", n.to_string()).output().unwrap();
+        let out = Command::new(&exe)
+            .env("PIN_ACTIVATION_LOAD_N", n.to_string())
+            .output()
+            .unwrap();
         assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
         print!("{}", String::from_utf8_lossy(&out.stdout));
     }

@@ -20,7 +20,11 @@ const PRESETS: [(&str, HashPreset); 3] = [
 ];
 
 fn bench(c: &mut Criterion) {
-    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
     for (op, is_verify) in [("hash", false), ("verify", true)] {
         let mut group = c.benchmark_group(format!("pin_{op}"));
         group.sample_size(20);
@@ -37,12 +41,18 @@ fn bench(c: &mut Criterion) {
                 })
             });
             let (m, t, p) = preset.costs();
-            let plain = Argon2::new(Algorithm::Argon2id, Version::V0x13, Params::new(m, t, p, Some(32)).unwrap());
+            let plain = Argon2::new(
+                Algorithm::Argon2id,
+                Version::V0x13,
+                Params::new(m, t, p, Some(32)).unwrap(),
+            );
             // verification is the same computation plus a compare
             group.bench_with_input(BenchmarkId::new("argon2_default", name), &preset, |b, _| {
                 b.iter(|| {
                     let mut out = [0u8; 32];
-                    plain.hash_password_into(b"004271", b"saltsaltsaltsalt", &mut out).unwrap();
+                    plain
+                        .hash_password_into(b"004271", b"saltsaltsaltsalt", &mut out)
+                        .unwrap();
                     out
                 })
             });

@@ -42,26 +42,40 @@ fn email() -> String {
 /// password sign-in (1): 4 argon2 computations.
 async fn story(svc: &Svc, outbox: &OutboxNotifier) {
     let e = email();
-    let created = svc.create_user(NewUser::new("Bench").email(e.as_str()), None).await.unwrap();
+    let created = svc
+        .create_user(NewUser::new("Bench").email(e.as_str()), None)
+        .await
+        .unwrap();
     let pin = outbox.last_pin_for(&created.user.id).unwrap();
     let SignIn::ResetRequired { user_id, ticket, .. } =
         svc.login(&e, &Password::new(pin.expose_secret())).await.unwrap()
     else {
         panic!()
     };
-    svc.complete_reset(&user_id, &ticket, &Password::new("bench password phrase")).await.unwrap();
+    svc.complete_reset(&user_id, &ticket, &Password::new("bench password phrase"))
+        .await
+        .unwrap();
     svc.login(&e, &Password::new("bench password phrase")).await.unwrap();
 }
 
 fn raw_argon2(preset: HashPreset, memory: &mut [Block]) {
     let (m, t, p) = preset.costs();
-    let ctx = Argon2::new(Algorithm::Argon2id, Version::V0x13, Params::new(m, t, p, Some(32)).unwrap());
+    let ctx = Argon2::new(
+        Algorithm::Argon2id,
+        Version::V0x13,
+        Params::new(m, t, p, Some(32)).unwrap(),
+    );
     let mut out = [0u8; 32];
-    ctx.hash_password_into_with_memory(b"004271", b"saltsaltsaltsalt", &mut out, &mut *memory).unwrap();
+    ctx.hash_password_into_with_memory(b"004271", b"saltsaltsaltsalt", &mut out, &mut *memory)
+        .unwrap();
 }
 
 fn bench(c: &mut Criterion) {
-    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
     for (name, preset) in [("testing", HashPreset::Testing), ("owasp", HashPreset::Owasp)] {
         let mut group = c.benchmark_group(format!("service_{name}"));
         group.sample_size(if name == "owasp" { 20 } else { 100 });
@@ -69,15 +83,21 @@ fn bench(c: &mut Criterion) {
 
         group.bench_function("issue_pin", |b| {
             b.to_async(&rt).iter(|| async {
-                svc.create_user(NewUser::new("Bench").email(email()), None).await.unwrap();
+                svc.create_user(NewUser::new("Bench").email(email()), None)
+                    .await
+                    .unwrap();
             })
         });
 
         let e = email();
-        let u = rt.block_on(svc.create_user(NewUser::new("Bench").email(e.as_str()), None)).unwrap().user;
+        let u = rt
+            .block_on(svc.create_user(NewUser::new("Bench").email(e.as_str()), None))
+            .unwrap()
+            .user;
         let pin = outbox.last_pin_for(&u.id).unwrap();
         group.bench_function("sign_in_pin", |b| {
-            b.to_async(&rt).iter(|| async { svc.login(&e, &Password::new(pin.expose_secret())).await.unwrap() })
+            b.to_async(&rt)
+                .iter(|| async { svc.login(&e, &Password::new(pin.expose_secret())).await.unwrap() })
         });
 
         group.bench_function("complete_reset", |b| {
@@ -86,7 +106,11 @@ fn bench(c: &mut Criterion) {
                     let mut total = std::time::Duration::ZERO;
                     for _ in 0..iters {
                         let e = email();
-                        let u = svc.create_user(NewUser::new("Bench").email(e.as_str()), None).await.unwrap().user;
+                        let u = svc
+                            .create_user(NewUser::new("Bench").email(e.as_str()), None)
+                            .await
+                            .unwrap()
+                            .user;
                         let pin = outbox.last_pin_for(&u.id).unwrap();
                         let SignIn::ResetRequired { ticket, .. } =
                             svc.login(&e, &Password::new(pin.expose_secret())).await.unwrap()
@@ -94,7 +118,9 @@ fn bench(c: &mut Criterion) {
                             panic!()
                         };
                         let start = std::time::Instant::now();
-                        svc.complete_reset(&u.id, &ticket, &Password::new("bench password phrase")).await.unwrap();
+                        svc.complete_reset(&u.id, &ticket, &Password::new("bench password phrase"))
+                            .await
+                            .unwrap();
                         total += start.elapsed();
                     }
                     total
@@ -104,25 +130,36 @@ fn bench(c: &mut Criterion) {
 
         let pw_user = email();
         rt.block_on(async {
-            let u = svc.create_user(NewUser::new("Bench").email(pw_user.as_str()), None).await.unwrap().user;
+            let u = svc
+                .create_user(NewUser::new("Bench").email(pw_user.as_str()), None)
+                .await
+                .unwrap()
+                .user;
             let pin = outbox.last_pin_for(&u.id).unwrap();
             let SignIn::ResetRequired { ticket, .. } =
                 svc.login(&pw_user, &Password::new(pin.expose_secret())).await.unwrap()
             else {
                 panic!()
             };
-            svc.complete_reset(&u.id, &ticket, &Password::new("bench password phrase")).await.unwrap();
+            svc.complete_reset(&u.id, &ticket, &Password::new("bench password phrase"))
+                .await
+                .unwrap();
         });
         group.bench_function("sign_in_password", |b| {
-            b.to_async(&rt)
-                .iter(|| async { svc.login(&pw_user, &Password::new("bench password phrase")).await.unwrap() })
+            b.to_async(&rt).iter(|| async {
+                svc.login(&pw_user, &Password::new("bench password phrase"))
+                    .await
+                    .unwrap()
+            })
         });
 
         let resend_user: UserId = u.id.clone();
         group.bench_function("resend", |b| {
             b.to_async(&rt).iter(|| async {
                 clock.advance(TimeDelta::minutes(15));
-                svc.resend_activation(&resend_user, ChannelChoice::Preferred, &resend_user).await.unwrap()
+                svc.resend_activation(&resend_user, ChannelChoice::Preferred, &resend_user)
+                    .await
+                    .unwrap()
             })
         });
 
@@ -131,7 +168,9 @@ fn bench(c: &mut Criterion) {
         });
         // The raw argon2 work of the whole story: 4 computations on a reused
         // memory area, no service around them.
-        let blocks = Params::new(preset.costs().0, preset.costs().1, preset.costs().2, Some(32)).unwrap().block_count();
+        let blocks = Params::new(preset.costs().0, preset.costs().1, preset.costs().2, Some(32))
+            .unwrap()
+            .block_count();
         let mut memory = vec![Block::new(); blocks];
         group.bench_function(BenchmarkId::new("raw_argon2", "4 hashes"), |b| {
             b.iter(|| {

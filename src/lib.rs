@@ -30,6 +30,8 @@ pub mod audit;
 pub mod clock;
 pub mod config;
 pub mod error;
+#[cfg(feature = "testing")]
+pub mod faults;
 pub mod hash;
 pub mod identity;
 pub mod memory;
