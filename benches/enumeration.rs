@@ -30,10 +30,12 @@ fn main() {
         .build()
         .unwrap();
     rt.block_on(async {
-        let mut config = ActivationConfig::default();
-        config.max_attempts = 10;
-        config.max_account_failures = 100;
-        config.daily_send_cap = 100;
+        let config = ActivationConfig {
+            max_attempts: 10,
+            max_account_failures: 100,
+            daily_send_cap: 100,
+            ..ActivationConfig::default()
+        };
         let clock = ManualClock::new(Utc.with_ymd_and_hms(2026, 12, 3, 9, 0, 0).unwrap());
         let outbox = OutboxNotifier::new_ok();
         let svc = ActivationService::builder(InMemoryUserStore::new(), InMemoryPinStore::new(), outbox.clone())
