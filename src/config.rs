@@ -265,7 +265,7 @@ impl ActivationConfig {
                 ));
             }
         }
-        msg.templates.validate(msg)?;
+        msg.templates.validate(msg, self.pin_length)?;
         Ok(())
     }
 }

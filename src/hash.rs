@@ -224,8 +224,14 @@ pub struct Verification {
 /// Counters of the hashing work done so far.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct HashStats {
-    /// Argon2 computations run (hashes, verifications and dummy checks).
+    /// Argon2 computations run, of every kind below.
     pub computed: u64,
+    /// New hashes made (PINs, passwords, rehashes).
+    pub hashed: u64,
+    /// Secrets checked against a stored hash.
+    pub verified: u64,
+    /// Dummy checks spent so a refusal costs as much as a check.
+    pub equal_work: u64,
     /// The most computations ever running at the same time.
     pub peak_in_flight: usize,
     /// The configured bound on computations at the same time.
@@ -255,6 +261,9 @@ struct Inner {
     pool: Mutex<Vec<Vec<Block>>>,
     dummy: PasswordHash,
     computed: AtomicU64,
+    hashed: AtomicU64,
+    verified: AtomicU64,
+    equal_work: AtomicU64,
     in_flight: AtomicUsize,
     peak: AtomicUsize,
     probe: Option<Arc<dyn HashProbe>>,
@@ -306,6 +315,9 @@ impl Hasher {
             pool: Mutex::new(Vec::new()),
             dummy: placeholder_hash(),
             computed: AtomicU64::new(0),
+            hashed: AtomicU64::new(0),
+            verified: AtomicU64::new(0),
+            equal_work: AtomicU64::new(0),
             in_flight: AtomicUsize::new(0),
             peak: AtomicUsize::new(0),
             probe: None,
@@ -313,6 +325,7 @@ impl Hasher {
         let dummy_secret: [u8; 16] = rand::random();
         inner.dummy = inner.hash_blocking(&dummy_secret)?;
         inner.computed.store(0, Ordering::Relaxed);
+        inner.hashed.store(0, Ordering::Relaxed);
         inner.peak.store(0, Ordering::Relaxed);
         inner.probe = probe;
         Ok(Self { inner: Arc::new(inner) })
@@ -324,8 +337,11 @@ impl Hasher {
     /// [`HashError`] if argon2 fails or the blocking task is lost.
     pub async fn hash(&self, secret: &[u8]) -> Result<String, HashError> {
         let secret = Zeroizing::new(secret.to_vec());
-        self.run(move |inner| inner.hash_blocking(&secret).map(|h| h.to_string()))
-            .await
+        self.run(move |inner| {
+            inner.hashed.fetch_add(1, Ordering::SeqCst);
+            inner.hash_blocking(&secret).map(|h| h.to_string())
+        })
+        .await
     }
 
     /// Checks `secret` against a stored PHC string, in constant time.
@@ -335,7 +351,11 @@ impl Hasher {
     pub async fn verify(&self, secret: &[u8], stored: &str) -> Result<Verification, HashError> {
         let parsed = PasswordHash::new(stored).map_err(|_| HashError::malformed())?;
         let secret = Zeroizing::new(secret.to_vec());
-        self.run(move |inner| inner.verify_blocking(&secret, &parsed)).await
+        self.run(move |inner| {
+            inner.verified.fetch_add(1, Ordering::SeqCst);
+            inner.verify_blocking(&secret, &parsed)
+        })
+        .await
     }
 
     /// Spends exactly the work of one [`verify`](Self::verify) at the current
@@ -347,14 +367,20 @@ impl Hasher {
     /// [`HashError`] only if the blocking task is lost.
     pub async fn spend_equal_work(&self) -> Result<(), HashError> {
         let secret: [u8; 16] = rand::random();
-        self.run(move |inner| inner.verify_blocking(&secret, &inner.dummy).map(drop))
-            .await
+        self.run(move |inner| {
+            inner.equal_work.fetch_add(1, Ordering::SeqCst);
+            inner.verify_blocking(&secret, &inner.dummy).map(drop)
+        })
+        .await
     }
 
     /// Counters of the work done so far.
     pub fn stats(&self) -> HashStats {
         HashStats {
             computed: self.inner.computed.load(Ordering::SeqCst),
+            hashed: self.inner.hashed.load(Ordering::SeqCst),
+            verified: self.inner.verified.load(Ordering::SeqCst),
+            equal_work: self.inner.equal_work.load(Ordering::SeqCst),
             peak_in_flight: self.inner.peak.load(Ordering::SeqCst),
             limit: self.inner.limit,
         }
@@ -525,7 +551,13 @@ mod tests {
         assert!(h.verify(b"004271", &phc).await.unwrap().matches);
         assert!(!h.verify(b"004272", &phc).await.unwrap().matches);
         assert!(!h.verify(b"004271", &phc).await.unwrap().needs_rehash);
-        assert_eq!(h.stats().computed, 4);
+        let stats = h.stats();
+        assert_eq!(
+            (stats.computed, stats.hashed, stats.verified, stats.equal_work),
+            (4, 1, 3, 0)
+        );
+        h.spend_equal_work().await.unwrap();
+        assert_eq!((h.stats().computed, h.stats().equal_work), (5, 1));
     }
 
     #[tokio::test]

@@ -1,4 +1,4 @@
-//! [`ActivationService`]: loads, asks the pure rules in [`state`](crate::state),
+//! [`ActivationService`]: loads, asks the pure rules in [`crate::state`],
 //! stores, notifies. Nothing else.
 
 use std::fmt;
@@ -94,7 +94,6 @@ pub struct Delivery {
 
 /// What happened to the first activation of a created user.
 #[derive(Debug)]
-#[non_exhaustive]
 pub enum FirstActivation {
     /// A PIN was delivered.
     Sent(Delivery),
@@ -115,7 +114,6 @@ pub struct CreatedUser {
 
 /// A successful sign-in.
 #[derive(Debug)]
-#[non_exhaustive]
 pub enum SignIn {
     /// Right password: the user is signed in. Sessions should remember
     /// `credential_version` and end when it changes.
@@ -906,8 +904,9 @@ where
         error
     }
 
-    /// Sets the new password with the ticket a right PIN earned: checks the
-    /// policy, stores the argon2id hash, consumes the PIN and the ticket, and
+    /// Sets the new password of `user_id` (from [`SignIn::ResetRequired`])
+    /// with the ticket a right PIN earned; a ticket of another user is
+    /// refused. Checks the policy, stores the argon2id hash, consumes the PIN and the ticket, and
     /// makes the user active with a bumped credential version.
     ///
     /// The ticket and PIN are consumed first, then the password is stored;
@@ -920,18 +919,23 @@ where
     /// ticket; [`Error::WeakPassword`] (the ticket stays usable);
     /// [`Error::IllegalTransition`]; [`Error::Store`], [`Error::Hashing`].
     #[instrument(skip_all)]
-    pub async fn complete_reset(&self, ticket: &ResetTicket, new_password: &Password) -> Result<ResetCompleted> {
+    pub async fn complete_reset(
+        &self,
+        user_id: &UserId,
+        ticket: &ResetTicket,
+        new_password: &Password,
+    ) -> Result<ResetCompleted> {
         let now = self.now();
         let raw = ticket.expose_secret();
         if !is_ticket_shaped(raw) {
             return Err(self.refuse_reset(None, ResetRefusal::InvalidTicket, Error::InvalidTicket));
         }
         let hash = ticket_hash(raw);
-        let record = match self.inner.pins.find_ticket(&hash).await? {
-            Some(r) if !state::is_expired(r.expires_at, now) => r,
-            _ => return Err(self.refuse_reset(None, ResetRefusal::InvalidTicket, Error::InvalidTicket)),
-        };
-        let user_id = record.user_id;
+        match self.inner.pins.find_ticket(&hash).await? {
+            Some(r) if &r.user_id == user_id && !state::is_expired(r.expires_at, now) => {}
+            _ => return Err(self.refuse_reset(Some(user_id), ResetRefusal::InvalidTicket, Error::InvalidTicket)),
+        }
+        let user_id = user_id.clone();
         let user = self.user(&user_id).await?;
         if state::on_reset_completed(user.state).is_err() {
             return Err(self.refuse_reset(Some(&user_id), ResetRefusal::InvalidTicket, Error::InvalidTicket));

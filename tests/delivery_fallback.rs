@@ -3,12 +3,12 @@
 //! `ChannelRouter`. The fallback itself is the service's
 //! (`channel_fallback`, on by default).
 
-mod common;
+mod peers;
 
 use std::time::Duration;
 
 use chrono::TimeDelta;
-use common::{RecordedPauses, SmtpSink, everything_said, pin_after, service};
+use peers::{RecordedPauses, SmtpSink, everything_said, pin_after, service};
 use pin_activation::notify::{HttpSmsConfig, HttpSmsNotifier, SmsSender, SmtpConfig, SmtpNotifier, SmtpSecurity};
 use pin_activation::service::FirstActivation;
 use pin_activation::store::DeliveryOutcome;

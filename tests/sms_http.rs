@@ -1,12 +1,12 @@
 //! `HttpSmsNotifier` against a local HTTP server (wiremock) standing in for
 //! the SMS gateway.
 
-mod common;
+mod peers;
 
 use std::time::Duration;
 
 use chrono::{TimeZone, Utc};
-use common::{RecordedPauses, everything_said, pin_after, service};
+use peers::{RecordedPauses, everything_said, pin_after, service};
 use pin_activation::config::MessageConfig;
 use pin_activation::notify::{HttpSmsConfig, HttpSmsNotifier, SmsSender, build_message};
 use pin_activation::service::FirstActivation;
@@ -249,7 +249,7 @@ async fn a_text_that_does_not_fit_one_segment_is_refused_before_any_request() {
 #[tokio::test]
 async fn a_closed_port_is_transient() {
     let config = HttpSmsConfig::new(SID, Credential::new(TOKEN), SmsSender::From("+13125550100".into()))
-        .base_url(format!("http://127.0.0.1:{}", common::free_port()));
+        .base_url(format!("http://127.0.0.1:{}", peers::free_port()));
     let err = HttpSmsNotifier::new(config)
         .unwrap()
         .send(&message("004271"))

@@ -2,12 +2,12 @@
 //! writing to a Maildir): what arrives, and how refusals and a dead server
 //! are reported through the service.
 
-mod common;
+mod peers;
 
 use std::time::Duration;
 
 use chrono::TimeDelta;
-use common::{RecordedPauses, SmtpSink, everything_said, free_port, pin_after, service};
+use peers::{RecordedPauses, SmtpSink, everything_said, free_port, pin_after, service};
 use pin_activation::notify::{SmtpConfig, SmtpNotifier, SmtpSecurity, format_expiry};
 use pin_activation::service::FirstActivation;
 use pin_activation::store::DeliveryOutcome;
@@ -233,7 +233,7 @@ async fn no_password_or_pin_in_any_error_or_debug_output() {
     let said = everything_said(err);
     assert!(said.contains("550") && !said.contains("one-time PIN"), "{said}");
     let seeded_pin = pin_activation::pin::draw_pin(
-        &mut <rand::rngs::StdRng as rand::SeedableRng>::seed_from_u64(common::seed_with_leading_zero()),
+        &mut <rand::rngs::StdRng as rand::SeedableRng>::seed_from_u64(peers::seed_with_leading_zero()),
         6,
         true,
     );

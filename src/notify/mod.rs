@@ -456,7 +456,7 @@ impl Templates {
         Ok(())
     }
 
-    pub(crate) fn validate(&self, config: &MessageConfig) -> Result<(), ConfigError> {
+    pub(crate) fn validate(&self, config: &MessageConfig, pin_length: usize) -> Result<(), ConfigError> {
         Self::check_placeholders("messages.templates.email_subject", &self.email_subject, false)?;
         if self.email_subject.contains("{pin}") {
             return Err(ConfigError::new(
@@ -466,11 +466,12 @@ impl Templates {
         }
         Self::check_placeholders("messages.templates.email_body", &self.email_body, true)?;
         Self::check_placeholders("messages.templates.sms_body", &self.sms_body, true)?;
-        // The longest SMS this template can produce: the longest PIN, a
-        // 40-character name.
+        // The longest SMS this template can produce: the configured PIN
+        // length, a 40-character name.
+        let pin = "0".repeat(pin_length);
         let sample = RenderInput {
             name: "Xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
-            pin: "000000000000",
+            pin: &pin,
             expires_at: DateTime::<Utc>::MAX_UTC,
             purpose: PinPurpose::Activation,
         };
@@ -607,26 +608,33 @@ mod tests {
     #[test]
     fn templates_are_validated() {
         let base = MessageConfig::default();
-        base.templates.validate(&base).unwrap();
+        base.templates.validate(&base, 6).unwrap();
         let mut no_pin = base.clone();
         no_pin.templates.email_body = "Hello {name}".into();
-        assert!(no_pin.templates.validate(&no_pin).unwrap_err().reason.contains("{pin}"));
+        assert!(
+            no_pin
+                .templates
+                .validate(&no_pin, 6)
+                .unwrap_err()
+                .reason
+                .contains("{pin}")
+        );
         let mut unknown = base.clone();
         unknown.templates.sms_body = "{pin} {password}".into();
         assert!(
             unknown
                 .templates
-                .validate(&unknown)
+                .validate(&unknown, 6)
                 .unwrap_err()
                 .reason
                 .contains("unknown placeholder")
         );
         let mut long = base.clone();
         long.templates.sms_body = format!("{{pin}} {}", "x".repeat(160));
-        assert!(long.templates.validate(&long).is_err());
+        assert!(long.templates.validate(&long, 6).is_err());
         let mut in_subject = base.clone();
         in_subject.templates.email_subject = "PIN {pin}".into();
-        assert!(in_subject.templates.validate(&in_subject).is_err());
+        assert!(in_subject.templates.validate(&in_subject, 6).is_err());
     }
 
     #[test]

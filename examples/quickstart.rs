@@ -1,0 +1,241 @@
+//! The whole activation story on the in-memory stores, printed step by step
+//! as a portal operator would see it.
+//!
+//! ```sh
+//! cargo run --example quickstart
+//! ```
+//!
+//! Hashing uses the real OWASP preset (argon2id, 19 MiB, t=2). Time is a
+//! manual clock, so the "three days later" step needs no waiting.
+
+use chrono::{DurationRound, TimeDelta};
+use pin_activation::notify::{format_expiry, render_for_display};
+use pin_activation::store::User;
+use pin_activation::{
+    ActivationConfig, ActivationService, ActivationStatus, ChannelChoice, Clock, Error, FirstActivation,
+    InMemoryPinStore, InMemoryUserStore, ManualClock, NewUser, Notifier, OutboxNotifier, Password, PinStore, Role,
+    SignIn, SystemClock, UserId, UserStore,
+};
+
+type Service<U, P, N> = ActivationService<U, P, N, ManualClock>;
+
+fn step(title: &str) {
+    println!("\n== {title} ==");
+}
+
+fn describe(status: &ActivationStatus) -> String {
+    match status {
+        ActivationStatus::NoContact => "no email or phone: \"Activate Account\" is greyed out".into(),
+        ActivationStatus::Locked { failures } => format!("locked after {failures} wrong PINs (staff must unlock)"),
+        ActivationStatus::PinLive {
+            purpose,
+            channel,
+            expires_at,
+            attempts_left,
+        } => format!(
+            "{purpose:?} PIN sent by {channel}, valid until {}, {attempts_left} attempts left",
+            format_expiry(*expires_at)
+        ),
+        ActivationStatus::PinExpired { expired_at } => {
+            format!("PIN expired at {}: send a new one", format_expiry(*expired_at))
+        }
+        ActivationStatus::PinExhausted => "PIN used up by wrong guesses: send a new one".into(),
+        ActivationStatus::NoPin => "reachable, no PIN sent yet".into(),
+        ActivationStatus::Active => "active (signs in with a password)".into(),
+        other => format!("{other:?}"),
+    }
+}
+
+/// The last PIN the outbox received for `user` (the user reading their mail).
+fn read_pin(outbox: &OutboxNotifier, user: &UserId) -> String {
+    outbox
+        .last_pin_for(user)
+        .map(|p| p.expose_secret().to_owned())
+        .unwrap_or_default()
+}
+
+fn show_last_message(outbox: &OutboxNotifier, user: &UserId) {
+    if let Some(m) = outbox.last_for(user) {
+        print!("{}", render_for_display(&m));
+    }
+}
+
+async fn outcome(label: &str, r: Result<SignIn, Error>) -> Option<SignIn> {
+    match r {
+        Ok(s @ SignIn::ResetRequired { .. }) => {
+            println!("  {label}: accepted -> must choose a new password now");
+            Some(s)
+        }
+        Ok(s @ SignIn::SignedIn { .. }) => {
+            println!("  {label}: signed in");
+            Some(s)
+        }
+        Err(e) => {
+            println!("  {label}: refused ({e})");
+            None
+        }
+    }
+}
+
+/// The story, on any stores. `outbox` is where "the user's inbox" is read.
+pub async fn run_story<U: UserStore, P: PinStore, N: Notifier>(
+    svc: Service<U, P, N>,
+    clock: ManualClock,
+    outbox: OutboxNotifier,
+) -> Result<(), Error> {
+    let desk = UserId::new("staff-desk")?;
+
+    step("1. Staff create users from the portal's Users tab");
+    let nia = svc
+        .create_user(
+            NewUser::new("Nia Fong")
+                .email("Fong.Nia@Example.com")
+                .phone("7135550140"),
+            Some(&desk),
+        )
+        .await?;
+    println!(
+        "Created tenant {} <{}>",
+        nia.user.display_name,
+        nia.user.email.as_ref().map_or("", |e| e.as_str())
+    );
+    show_last_message(&outbox, &nia.user.id);
+    let bo = svc
+        .create_user(
+            NewUser::new("Bo Garcia").phone("+1 843 555 0117").role(Role::Staff),
+            Some(&desk),
+        )
+        .await?;
+    println!(
+        "Created staff member {} ({})",
+        bo.user.display_name,
+        bo.user.phone.as_ref().map_or("", |p| p.as_str())
+    );
+    show_last_message(&outbox, &bo.user.id);
+    let oskar = svc.create_user(NewUser::new("Oskar Zimmer"), Some(&desk)).await?;
+    assert!(matches!(oskar.activation, FirstActivation::NoContact));
+    println!("Created tenant {} with no email and no phone.", oskar.user.display_name);
+    println!("  can_activate: {}", svc.can_activate(&oskar.user.id).await?);
+    match svc
+        .resend_activation(&oskar.user.id, ChannelChoice::Preferred, &desk)
+        .await
+    {
+        Err(e) => println!("  \"Activate Account\" -> {e}"),
+        Ok(_) => println!("  unexpected: a PIN was sent"),
+    }
+
+    step("2. Nia signs in with her email and the PIN from the message");
+    let pin = read_pin(&outbox, &nia.user.id);
+    let Some(SignIn::ResetRequired { user_id, ticket, .. }) = outcome(
+        "\"  FONG.Nia@example.com \" + PIN",
+        svc.login("  FONG.Nia@example.com ", &Password::new(pin.as_str())).await,
+    )
+    .await
+    else {
+        return Ok(());
+    };
+
+    step("3. The forced new password");
+    for attempt in ["password123", "fong.nia@example.com", "copper lantern harbour"] {
+        match svc.complete_reset(&user_id, &ticket, &Password::new(attempt)).await {
+            Ok(done) => println!(
+                "  {attempt:?}: accepted; account active (credential version {})",
+                done.credential_version
+            ),
+            Err(e) => println!("  {attempt:?}: {e}"),
+        }
+    }
+
+    step("4. Nia signs in with her new password (email or phone)");
+    outcome(
+        "email + password",
+        svc.login("fong.nia@example.com", &Password::new("copper lantern harbour"))
+            .await,
+    )
+    .await;
+    outcome(
+        "phone + password",
+        svc.login("(713) 555-0140", &Password::new("copper lantern harbour"))
+            .await,
+    )
+    .await;
+    outcome(
+        "the old PIN",
+        svc.login("fong.nia@example.com", &Password::new(pin.as_str())).await,
+    )
+    .await;
+
+    step("5. Staff re-send Bo's activation: the old PIN stops working");
+    let old_pin = read_pin(&outbox, &bo.user.id);
+    clock.advance(TimeDelta::minutes(2)); // past the 60 s re-send cooldown
+    let sent = svc
+        .resend_activation(&bo.user.id, ChannelChoice::Preferred, &desk)
+        .await?;
+    println!(
+        "  sent a new PIN by {}, valid until {}",
+        sent.channel,
+        format_expiry(sent.expires_at)
+    );
+    show_last_message(&outbox, &bo.user.id);
+    let new_pin = read_pin(&outbox, &bo.user.id);
+    outcome(
+        "Bo + old PIN",
+        svc.login("+18435550117", &Password::new(old_pin.as_str())).await,
+    )
+    .await;
+    outcome(
+        "Bo + new PIN",
+        svc.login("843-555-0117", &Password::new(new_pin.as_str())).await,
+    )
+    .await;
+    match svc
+        .resend_activation(&bo.user.id, ChannelChoice::Preferred, &desk)
+        .await
+    {
+        Err(e) => println!("  a second click right away: {e}"),
+        Ok(_) => println!("  unexpected: not throttled"),
+    }
+
+    step("6. Three days later, a PIN nobody used has expired");
+    let late = svc
+        .create_user(NewUser::new("Uma Ueda").email("ueda.uma@example.com"), Some(&desk))
+        .await?;
+    let late_pin = read_pin(&outbox, &late.user.id);
+    clock.advance(TimeDelta::hours(73));
+    outcome(
+        "Uma + PIN after 73 h",
+        svc.login("ueda.uma@example.com", &Password::new(late_pin.as_str()))
+            .await,
+    )
+    .await;
+
+    step("7. What staff see beside each \"Activate Account\" button");
+    let users: Vec<User> = svc.list_users().await?;
+    for u in users {
+        let report = svc.activation_status(&u.id).await?;
+        println!(
+            "  {:<14} {:<8} {}",
+            u.display_name,
+            u.role.to_string(),
+            describe(&report.status)
+        );
+    }
+    Ok(())
+}
+
+#[tokio::main]
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let start = SystemClock.now().duration_trunc(TimeDelta::seconds(1))?;
+    let clock = ManualClock::new(start);
+    let outbox = OutboxNotifier::new_ok();
+    let mut config = ActivationConfig::default(); // OWASP argon2id
+    config.messages.operator_name = "Lakeside Self Storage".into();
+    config.messages.sign_in_url = "https://lakeside-storage.example/signin".into();
+    let svc = ActivationService::builder(InMemoryUserStore::new(), InMemoryPinStore::new(), outbox.clone())
+        .config(config)
+        .clock(clock.clone())
+        .build()?;
+    println!("pin-activation quickstart: in-memory stores, OWASP argon2id, outbox delivery");
+    run_story(svc, clock, outbox).await?;
+    Ok(())
+}

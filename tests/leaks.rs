@@ -1,0 +1,196 @@
+//! C18: no secret in any log line, error, event or `Debug` output.
+//!
+//! A capturing `tracing` subscriber at TRACE watches the whole story,
+//! including failures; every PIN, password and ticket that passes through is
+//! collected and then searched for everywhere except the message handed to
+//! the notifier.
+
+mod common;
+
+use std::io::Write;
+use std::sync::{Arc, Mutex};
+
+use chrono::TimeDelta;
+use pin_activation::{
+    ChannelChoice, DeliveryErrorKind, Error, FirstActivation, InMemoryPinStore, InMemoryUserStore, NewUser, Password,
+    PinStore, SignIn,
+};
+
+#[derive(Clone, Default)]
+struct Capture(Arc<Mutex<Vec<u8>>>);
+
+impl Write for Capture {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Capture {
+    type Writer = Capture;
+    fn make_writer(&'a self) -> Self::Writer {
+        self.clone()
+    }
+}
+
+#[tokio::test]
+async fn case_c18_no_secret_in_logs_errors_events_or_debug() {
+    let capture = Capture::default();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::TRACE)
+        .with_writer(capture.clone())
+        .with_ansi(false)
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+
+    let h = common::harness(InMemoryUserStore::new(), InMemoryPinStore::new(), common::config());
+    let mut secrets: Vec<String> = Vec::new();
+    let mut seen: Vec<String> = Vec::new(); // everything that must be secret-free
+
+    // creation with a failing notifier: the error must not carry the PIN
+    h.outbox.set_failing(Some(DeliveryErrorKind::Permanent));
+    let created = h
+        .svc
+        .create_user(
+            NewUser::new("Mia").email("mia@example.com").phone("+1 312 555 0142"),
+            None,
+        )
+        .await
+        .unwrap();
+    match &created.activation {
+        FirstActivation::Failed(e) => seen.extend([e.to_string(), format!("{e:?}"), error_chain(e)]),
+        other => panic!("{other:?}"),
+    }
+    seen.push(format!("{created:?}"));
+    h.outbox.set_failing(None);
+    let mia = created.user;
+
+    // re-send: throttled? no, the failed delivery did not count
+    let d = h
+        .svc
+        .resend_activation(&mia.id, ChannelChoice::Preferred, &common::staff())
+        .await
+        .unwrap();
+    seen.push(format!("{d:?}"));
+    let pin = h.pin(&mia);
+    secrets.push(pin.clone());
+    // a throttled re-send
+    let throttled = h
+        .svc
+        .resend_activation(&mia.id, ChannelChoice::Preferred, &common::staff())
+        .await
+        .unwrap_err();
+    seen.extend([throttled.to_string(), format!("{throttled:?}")]);
+
+    // wrong PIN, then the right one
+    let wrong = common::Harness::<InMemoryUserStore, InMemoryPinStore>::wrong(&pin, 3);
+    secrets.push(wrong.clone());
+    let refused = h.login("mia@example.com", &wrong).await.unwrap_err();
+    seen.extend([refused.to_string(), format!("{refused:?}")]);
+    let signin = h.login("mia@example.com", &pin).await.unwrap();
+    seen.push(format!("{signin:?}"));
+    let SignIn::ResetRequired { ticket, .. } = signin else {
+        panic!()
+    };
+    secrets.push(ticket.expose_secret().to_owned());
+
+    // a weak password, then a good one
+    let weak = "mia@example.com-1";
+    secrets.push(weak.to_owned());
+    let e = h
+        .svc
+        .complete_reset(&mia.id, &ticket, &Password::new(weak))
+        .await
+        .unwrap_err();
+    seen.extend([e.to_string(), format!("{e:?}")]);
+    let good = "tangerine observatory 42";
+    secrets.push(good.to_owned());
+    let done = h
+        .svc
+        .complete_reset(&mia.id, &ticket, &Password::new(good))
+        .await
+        .unwrap();
+    seen.push(format!("{done:?}"));
+    let reused = h
+        .svc
+        .complete_reset(&mia.id, &ticket, &Password::new(good))
+        .await
+        .unwrap_err();
+    seen.extend([reused.to_string(), format!("{reused:?}")]);
+
+    // password sign-in, wrong and right; a lost-password re-send
+    let bad_pw = "wrong horse battery";
+    secrets.push(bad_pw.to_owned());
+    seen.push(format!("{:?}", h.login("mia@example.com", bad_pw).await));
+    seen.push(format!("{:?}", h.login("mia@example.com", good).await));
+    h.clock.advance(TimeDelta::minutes(2));
+    h.svc
+        .resend_activation(
+            &mia.id,
+            ChannelChoice::Only(pin_activation::ChannelKind::Sms),
+            &common::staff(),
+        )
+        .await
+        .unwrap();
+    secrets.push(h.pin(&mia));
+    h.svc.request_pin("mia@example.com").await.unwrap().finished().await;
+
+    // Debug of every public value that held or touched a secret
+    let user = h.svc.user(&mia.id).await.unwrap();
+    assert!(user.password_hash.is_some());
+    seen.push(format!("{user:?}"));
+    let snapshot = h.svc.pin_store().snapshot(&mia.id).await.unwrap();
+    seen.push(format!("{snapshot:?}"));
+    seen.push(format!("{:?}", h.svc.activation_status(&mia.id).await.unwrap()));
+    seen.push(format!("{:?}", h.svc));
+    seen.push(format!("{:?}", h.outbox)); // Debug of the outbox itself stays redacted
+    for m in h.outbox.messages() {
+        seen.push(format!("{m:?}"));
+    }
+    for e in h.audit.events() {
+        seen.push(format!("{e:?}"));
+        seen.push(serde_json::to_string(&e).unwrap());
+    }
+    seen.push(format!("{:?}", Password::new(good)));
+    seen.push(format!("{}", Password::new(good)));
+    let logs = String::from_utf8(capture.0.lock().unwrap().clone()).unwrap();
+    assert!(
+        logs.contains("pin_activation::audit"),
+        "the capture saw the audit events"
+    );
+    assert!(logs.lines().count() > 10);
+    seen.push(logs);
+
+    // the password hash is not a secret in the sense of the contract but must
+    // not be in logs either
+    secrets.push(user.password_hash.clone().unwrap());
+    for secret in &secrets {
+        for text in &seen {
+            assert!(
+                !text.contains(secret.as_str()),
+                "a secret leaked into: {}",
+                &text[..text.len().min(300)]
+            );
+        }
+    }
+    // and the notifier did get the PINs
+    assert!(
+        h.outbox
+            .messages()
+            .iter()
+            .any(|m| m.body().expose_secret().contains(&secrets[0]))
+    );
+}
+
+fn error_chain(e: &Error) -> String {
+    let mut out = String::new();
+    let mut source: Option<&dyn std::error::Error> = Some(e);
+    while let Some(s) = source {
+        out.push_str(&format!("{s} / {s:?}\n"));
+        source = s.source();
+    }
+    out
+}
