@@ -3,10 +3,19 @@
 //!
 //! ```sh
 //! cargo run --example quickstart
+//! cargo run --features smtp --example quickstart -- --smtp 127.0.0.1:2525
 //! ```
+//!
+//! With `--smtp HOST:PORT` (feature `smtp`) every email really goes out
+//! through that relay over plain SMTP (see `examples/local_smtp/mod.rs` for
+//! watching them arrive in a local aiosmtpd sink); SMS stay in the outbox.
 //!
 //! Hashing uses the real OWASP preset (argon2id, 19 MiB, t=2). Time is a
 //! manual clock, so the "three days later" step needs no waiting.
+
+mod local_smtp;
+
+use std::sync::Arc;
 
 use chrono::{DurationRound, TimeDelta};
 use pin_activation::notify::{format_expiry, render_for_display};
@@ -223,19 +232,45 @@ pub async fn run_story<U: UserStore, P: PinStore, N: Notifier>(
     Ok(())
 }
 
+/// `--smtp HOST:PORT`, if given.
+fn smtp_arg() -> Result<Option<String>, String> {
+    let mut smtp = None;
+    let mut args = std::env::args().skip(1);
+    while let Some(a) = args.next() {
+        match a.as_str() {
+            "--smtp" => smtp = Some(args.next().ok_or("--smtp needs HOST:PORT")?),
+            "-h" | "--help" => return Err("usage: quickstart [--smtp HOST:PORT]".into()),
+            other => return Err(format!("unknown argument {other}")),
+        }
+    }
+    Ok(smtp)
+}
+
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let smtp = match smtp_arg() {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("{e}");
+            std::process::exit(2);
+        }
+    };
     let start = SystemClock.now().duration_trunc(TimeDelta::seconds(1))?;
     let clock = ManualClock::new(start);
     let outbox = OutboxNotifier::new_ok();
+    let from = "Lakeside Self Storage <no-reply@lakeside-storage.example>";
+    let notifier: Arc<dyn Notifier> = local_smtp::notifier(smtp.as_deref(), from, &outbox)?;
     let mut config = ActivationConfig::default(); // OWASP argon2id
     config.messages.operator_name = "Lakeside Self Storage".into();
     config.messages.sign_in_url = "https://lakeside-storage.example/signin".into();
-    let svc = ActivationService::builder(InMemoryUserStore::new(), InMemoryPinStore::new(), outbox.clone())
+    let svc = ActivationService::builder(InMemoryUserStore::new(), InMemoryPinStore::new(), notifier)
         .config(config)
         .clock(clock.clone())
         .build()?;
     println!("pin-activation quickstart: in-memory stores, OWASP argon2id, outbox delivery");
+    if let Some(addr) = &smtp {
+        println!("email also goes out for real through SMTP at {addr} (plain); SMS stay in the outbox");
+    }
     run_story(svc, clock, outbox).await?;
     Ok(())
 }
