@@ -2,6 +2,7 @@
 //!
 //! ```sh
 //! cargo run --release --example bulk_activate -- [PATH.csv] [--preset testing|owasp]
+//! cargo run --release --features smtp --example bulk_activate -- --smtp 127.0.0.1:2525
 //! ```
 //!
 //! Reads `name,email,phone,role,unit` rows (default:
@@ -9,6 +10,12 @@
 //! through the outbox notifier, hashing with the real OWASP preset unless
 //! `--preset testing` is given, on all cores. Never stops on a bad row: each
 //! is reported with its line number and reason.
+//!
+//! With `--smtp HOST:PORT` (feature `smtp`) every email really goes out
+//! through that relay over plain SMTP (see `examples/local_smtp/mod.rs` for
+//! watching them arrive in a local aiosmtpd sink); SMS stay in the outbox.
+
+mod local_smtp;
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
@@ -17,7 +24,7 @@ use std::time::Instant;
 use pin_activation::notify::render_for_display;
 use pin_activation::{
     ActivationConfig, ActivationService, ChannelKind, Email, Error, FirstActivation, HashPreset, InMemoryPinStore,
-    InMemoryUserStore, Login, NewUser, OutboxNotifier, Phone, Role,
+    InMemoryUserStore, Login, NewUser, Notifier, OutboxNotifier, Phone, Role,
 };
 use tokio::sync::Semaphore;
 
@@ -33,23 +40,29 @@ enum RowOutcome {
 struct Args {
     path: String,
     preset: HashPreset,
+    smtp: Option<String>,
 }
 
 fn parse_args() -> Result<Args, String> {
     let mut path = "examples/data/tenants.csv".to_owned();
     let mut preset = HashPreset::Owasp;
+    let mut smtp = None;
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
         match a.as_str() {
             "--preset" => preset = args.next().ok_or("--preset needs a value")?.parse()?,
+            "--smtp" => smtp = Some(args.next().ok_or("--smtp needs HOST:PORT")?),
             "-h" | "--help" => {
-                return Err("usage: bulk_activate [PATH.csv] [--preset testing|owasp|rfc9106-low-memory]".into());
+                return Err(
+                    "usage: bulk_activate [PATH.csv] [--preset testing|owasp|rfc9106-low-memory] [--smtp HOST:PORT]"
+                        .into(),
+                );
             }
             other if other.starts_with("--") => return Err(format!("unknown option {other}")),
             other => path = other.to_owned(),
         }
     }
-    Ok(Args { path, preset })
+    Ok(Args { path, preset, smtp })
 }
 
 #[tokio::main]
@@ -66,7 +79,12 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let region = config.default_region;
     let cores = config.hashing.concurrency();
     let outbox = OutboxNotifier::new_ok();
-    let svc = ActivationService::builder(InMemoryUserStore::new(), InMemoryPinStore::new(), outbox.clone())
+    let from = "Self Storage Portal <no-reply@portal.example.com>";
+    let notifier: Arc<dyn Notifier> = local_smtp::notifier(args.smtp.as_deref(), from, &outbox)?;
+    if let Some(addr) = &args.smtp {
+        println!("Email goes out for real through SMTP at {addr} (plain); SMS stay in the outbox");
+    }
+    let svc = ActivationService::builder(InMemoryUserStore::new(), InMemoryPinStore::new(), notifier)
         .config(config)
         .build()?;
 

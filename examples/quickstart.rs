@@ -3,10 +3,16 @@
 //!
 //! ```sh
 //! cargo run --example quickstart
+//! cargo run --features smtp --example quickstart -- --smtp 127.0.0.1:2525
 //! ```
 //!
-//! The same story on real storage (a fresh database: the story creates its
-//! users by email and phone, which must not exist yet):
+//! With `--smtp HOST:PORT` (feature `smtp`) every email really goes out
+//! through that relay over plain SMTP (see `examples/local_smtp/mod.rs` for
+//! watching them arrive in a local aiosmtpd sink); SMS stay in the outbox.
+//!
+//! With `--database URL` the same story runs on real storage (a fresh
+//! database: the story creates its users by email and phone, which must not
+//! exist yet):
 //!
 //! ```sh
 //! cargo run --example quickstart --features sqlite -- --database sqlite://activation-demo.db
@@ -15,6 +21,10 @@
 //!
 //! Hashing uses the real OWASP preset (argon2id, 19 MiB, t=2). Time is a
 //! manual clock, so the "three days later" step needs no waiting.
+
+mod local_smtp;
+
+use std::sync::Arc;
 
 use chrono::{DurationRound, TimeDelta};
 use pin_activation::notify::{format_expiry, render_for_display};
@@ -231,9 +241,37 @@ pub async fn run_story<U: UserStore, P: PinStore, N: Notifier>(
     Ok(())
 }
 
+/// The command line: `--smtp HOST:PORT` and `--database URL`, both optional.
+#[derive(Default)]
+struct Args {
+    smtp: Option<String>,
+    database: Option<String>,
+}
+
+const USAGE: &str = "usage: quickstart [--smtp HOST:PORT] [--database sqlite://FILE | postgres://URL]";
+
+fn parse_args() -> Result<Args, String> {
+    let mut parsed = Args::default();
+    let mut args = std::env::args().skip(1);
+    while let Some(a) = args.next() {
+        match a.as_str() {
+            "--smtp" => parsed.smtp = Some(args.next().ok_or("--smtp needs HOST:PORT")?),
+            "--database" => parsed.database = Some(args.next().ok_or("--database needs a URL")?),
+            "-h" | "--help" => return Err(USAGE.into()),
+            other => return Err(format!("unknown argument {other}; {USAGE}")),
+        }
+    }
+    Ok(parsed)
+}
+
 /// Builds the service over `users` and `pins` and tells the story, unless
 /// the stores already hold users (a database used before).
-async fn run_on<U: UserStore, P: PinStore>(users: U, pins: P, storage: &str) -> Result<(), Box<dyn std::error::Error>> {
+async fn run_on<U: UserStore, P: PinStore>(
+    users: U,
+    pins: P,
+    storage: &str,
+    smtp: Option<&str>,
+) -> Result<(), Box<dyn std::error::Error>> {
     if !users.list().await?.is_empty() {
         return Err(
             format!("{storage} already holds users (from an earlier run?): the story needs a fresh database").into(),
@@ -242,46 +280,49 @@ async fn run_on<U: UserStore, P: PinStore>(users: U, pins: P, storage: &str) -> 
     let start = SystemClock.now().duration_trunc(TimeDelta::seconds(1))?;
     let clock = ManualClock::new(start);
     let outbox = OutboxNotifier::new_ok();
+    let from = "Lakeside Self Storage <no-reply@lakeside-storage.example>";
+    let notifier: Arc<dyn Notifier> = local_smtp::notifier(smtp, from, &outbox)?;
     let mut config = ActivationConfig::default(); // OWASP argon2id
     config.messages.operator_name = "Lakeside Self Storage".into();
     config.messages.sign_in_url = "https://lakeside-storage.example/signin".into();
-    let svc = ActivationService::builder(users, pins, outbox.clone())
+    let svc = ActivationService::builder(users, pins, notifier)
         .config(config)
         .clock(clock.clone())
         .build()?;
     println!("pin-activation quickstart: {storage}, OWASP argon2id, outbox delivery");
+    if let Some(addr) = smtp {
+        println!("email also goes out for real through SMTP at {addr} (plain); SMS stay in the outbox");
+    }
     run_story(svc, clock, outbox).await?;
     Ok(())
 }
 
-/// The value of `--database URL` (or `--database=URL`), if given.
-fn database_arg() -> Result<Option<String>, String> {
-    let mut args = std::env::args().skip(1);
-    let mut database = None;
-    while let Some(arg) = args.next() {
-        if arg == "--database" {
-            database = Some(args.next().ok_or("--database needs a URL")?);
-        } else if let Some(url) = arg.strip_prefix("--database=") {
-            database = Some(url.to_owned());
-        } else {
-            return Err(format!(
-                "unknown argument {arg:?}; usage: quickstart [--database sqlite://FILE | postgres://URL]"
-            ));
-        }
-    }
-    Ok(database)
-}
-
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    match database_arg()? {
-        None => run_on(InMemoryUserStore::new(), InMemoryPinStore::new(), "in-memory stores").await,
+    let args = match parse_args() {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!("{e}");
+            std::process::exit(2);
+        }
+    };
+    let smtp = args.smtp.as_deref();
+    match args.database {
+        None => {
+            run_on(
+                InMemoryUserStore::new(),
+                InMemoryPinStore::new(),
+                "in-memory stores",
+                smtp,
+            )
+            .await
+        }
         Some(url) if url.starts_with("sqlite:") => {
             #[cfg(feature = "sqlite")]
             {
                 let store = pin_activation::SqliteStore::connect(&url).await?;
                 store.migrate().await?;
-                run_on(store.clone(), store, "SQLite").await
+                run_on(store.clone(), store, "SQLite", smtp).await
             }
             #[cfg(not(feature = "sqlite"))]
             {
@@ -293,7 +334,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             {
                 let store = pin_activation::PostgresStore::connect(&url).await?;
                 store.migrate().await?;
-                run_on(store.clone(), store, "PostgreSQL").await
+                run_on(store.clone(), store, "PostgreSQL", smtp).await
             }
             #[cfg(not(feature = "postgres"))]
             {

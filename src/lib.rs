@@ -18,7 +18,8 @@
 //! - [`store`]: the [`UserStore`] and [`PinStore`] traits and their contract;
 //!   [`memory`] implements both in memory.
 //! - [`notify`]: [`Notifier`], [`Channel`], [`ActivationMessage`], templates,
-//!   and the outbox and console notifiers.
+//!   the outbox and console notifiers, [`Retrying`] and [`ChannelRouter`];
+//!   the SMTP (feature `smtp`) and HTTP SMS (feature `sms-http`) notifiers.
 //! - [`hash`]: argon2id presets, pepper keyring, the bounded hasher.
 //! - [`pin`], [`password`], [`identity`]: PIN drawing and parsing, the
 //!   password policy, identifier normalization.
@@ -32,6 +33,8 @@ pub mod audit;
 pub mod clock;
 pub mod config;
 pub mod error;
+#[cfg(feature = "testing")]
+pub mod faults;
 pub mod hash;
 pub mod identity;
 pub mod memory;
@@ -55,11 +58,15 @@ pub use hash::{HashPreset, HashStats, Keyring, Pepper};
 pub use identity::{Email, Login, Phone, Region, Role, UserId};
 pub use memory::{InMemoryPinStore, InMemoryUserStore};
 pub use notify::{
-    ActivationMessage, Channel, ChannelKind, ConsoleNotifier, DeliveryError, DeliveryErrorKind, DeliveryReceipt,
-    Notifier, OutboxNotifier, PinPurpose,
+    ActivationMessage, Channel, ChannelKind, ChannelRouter, ConsoleNotifier, DeliveryError, DeliveryErrorKind,
+    DeliveryReceipt, Notifier, OutboxNotifier, PinPurpose, RetryPolicy, Retrying,
 };
+#[cfg(feature = "sms-http")]
+pub use notify::{HttpSmsConfig, HttpSmsNotifier, SmsSender};
+#[cfg(feature = "smtp")]
+pub use notify::{SmtpConfig, SmtpNotifier, SmtpSecurity};
 pub use password::{PasswordPolicy, PasswordRejection};
-pub use secret::{Password, Pin, ResetTicket};
+pub use secret::{Credential, Password, Pin, ResetTicket};
 pub use service::{
     ActivationReport, ActivationService, CreatedUser, Delivery, FirstActivation, NewUser, ResetCompleted, SignIn,
 };

@@ -1,4 +1,5 @@
-//! Secrets as types: [`Pin`], [`Password`] and [`ResetTicket`].
+//! Secrets as types: [`Pin`], [`Password`], [`ResetTicket`], and the
+//! transports' [`Credential`].
 //!
 //! Each wraps its text in a zeroizing buffer, prints as `[REDACTED]` through
 //! both `Debug` and `Display`, has no `PartialEq` (compare with
@@ -70,6 +71,11 @@ secret_type!(
     /// The single-use ticket that a right PIN earns: it lets its holder set a
     /// new password once, within `ticket_ttl`. Only its hash is stored.
     ResetTicket
+);
+
+secret_type!(
+    /// A transport credential: an SMTP password, an SMS gateway's auth token.
+    Credential
 );
 
 secret_type!(

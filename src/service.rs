@@ -671,12 +671,19 @@ where
         self.inner.pins.put_pin(&user.id, record).await?;
         if next_state != user.state {
             let revoke = c.reset_mode == ResetMode::Revoke;
-            if !self
+            let moved = self
                 .inner
                 .users
                 .transition(&user.id, user.state, next_state, revoke)
-                .await?
-            {
+                .await;
+            if !matches!(moved, Ok(true)) {
+                // An active user had no live PIN before this call: take the
+                // new one away again so the account is as it was (an active
+                // account never signs in with a PIN anyway).
+                if let Err(e) = self.inner.pins.revoke_pin(&user.id).await {
+                    tracing::warn!(user = %user.id, error = %e, "could not remove the PIN of a failed reset");
+                }
+                moved?;
                 return Err(Error::IllegalTransition(
                     "the account changed during the re-send; reload and retry",
                 ));

@@ -1,5 +1,5 @@
-//! SQL adapters: [`SqliteStore`](sqlite::SqliteStore) (feature `sqlite`)
-//! and [`PostgresStore`](postgres::PostgresStore) (feature `postgres`).
+//! SQL adapters: `SqliteStore` (feature `sqlite`)
+//! and `PostgresStore` (feature `postgres`).
 //!
 //! Each store implements both [`UserStore`](crate::UserStore) and
 //! [`PinStore`](crate::PinStore) over one connection pool. It is `Clone`

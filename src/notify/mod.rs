@@ -1,7 +1,35 @@
 //! Delivery: [`Notifier`], [`Channel`], [`ActivationMessage`] and the
-//! message templates, plus the notifiers every build has:
-//! [`OutboxNotifier`] (keeps messages for tests, can be told to fail) and
-//! [`ConsoleNotifier`] (prints them, for examples).
+//! message templates, plus the notifiers:
+//!
+//! - [`OutboxNotifier`] (keeps messages for tests, can be told to fail) and
+//!   [`ConsoleNotifier`] (prints them, for examples), in every build;
+//! - [`Retrying`], which retries transient failures with exponential
+//!   backoff, and [`ChannelRouter`], which sends email through one notifier
+//!   and SMS through another, in every build;
+//! - `SmtpNotifier` (feature `smtp`): email over SMTP with lettre;
+//! - `HttpSmsNotifier` (feature `sms-http`): SMS through an HTTP gateway
+//!   speaking the common Messages API form.
+//!
+//! A production stack is usually
+//! `ChannelRouter::new(Retrying::new(smtp, policy)?, Retrying::new(sms, policy)?)`.
+//!
+//! # Fallback lives in the service
+//!
+//! There is no "fallback notifier": when the preferred channel fails
+//! permanently (bad address, provider refusal), the service itself sends the
+//! same PIN over the user's other channel (`ActivationConfig::channel_fallback`,
+//! on by default), because the message has to be rendered again for that
+//! channel. A notifier only ever sees one channel's message. Transient
+//! failures are retried by [`Retrying`] on the same channel and do not fall
+//! back: the address is fine, the transport is having a bad moment.
+//!
+//! # Errors
+//!
+//! Every notifier reports a [`DeliveryError`] that says whether the failure
+//! is [transient](DeliveryErrorKind::Transient) or
+//! [permanent](DeliveryErrorKind::Permanent), with the transport's error as
+//! its source. No notifier puts the message body, the PIN or a credential in
+//! an error or a log line.
 
 use std::fmt;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -13,6 +41,20 @@ use serde::{Deserialize, Serialize};
 use crate::config::{ConfigError, MessageConfig};
 use crate::identity::{Email, Phone, UserId};
 use crate::secret::{Pin, SecretText};
+
+mod retry;
+mod router;
+#[cfg(feature = "sms-http")]
+mod sms;
+#[cfg(feature = "smtp")]
+mod smtp;
+
+pub use retry::{RetryPolicy, Retrying, Sleeper, TokioSleeper};
+pub use router::ChannelRouter;
+#[cfg(feature = "sms-http")]
+pub use sms::{DEFAULT_SMS_API_BASE, GatewayAnswer, HttpSmsConfig, HttpSmsNotifier, SmsSender};
+#[cfg(feature = "smtp")]
+pub use smtp::{SmtpConfig, SmtpCredentials, SmtpNotifier, SmtpSecurity};
 
 /// Where a message goes: always an address from the user's record.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -368,6 +410,24 @@ fn is_gsm7(c: char) -> bool {
     c.is_ascii_alphanumeric() || " \n\r@£$¥èéùìòÇØøÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ!\"#¤%&'()*+,-./:;<=>?¡ÄÖÑÜ§¿äöñüà".contains(c)
 }
 
+/// Characters in one SMS segment of the GSM-7 basic set.
+pub(crate) const SMS_SEGMENT_CHARS: usize = 160;
+
+/// Why `text` does not fit one GSM-7 SMS segment, or `None` when it does.
+/// Says only the length and whether a character is outside the set, never
+/// the text.
+pub(crate) fn sms_segment_problem(text: &str) -> Option<String> {
+    let count = text.chars().count();
+    let gsm7 = text.chars().all(is_gsm7);
+    if count <= SMS_SEGMENT_CHARS && gsm7 {
+        return None;
+    }
+    Some(format!(
+        "renders to {count} characters{}; one SMS segment holds {SMS_SEGMENT_CHARS} GSM-7 characters",
+        if gsm7 { "" } else { " with non-GSM-7 characters" }
+    ))
+}
+
 pub(crate) struct RenderInput<'a> {
     pub name: &'a str,
     pub pin: &'a str,
@@ -416,20 +476,8 @@ impl Templates {
             purpose: PinPurpose::Activation,
         };
         let sms = self.render_sms(config, &sample);
-        let text = sms.expose_secret();
-        if text.chars().count() > 160 || !text.chars().all(is_gsm7) {
-            return Err(ConfigError::new(
-                "messages.templates.sms_body",
-                format!(
-                    "renders to {} characters{}; one SMS segment holds 160 GSM-7 characters",
-                    text.chars().count(),
-                    if text.chars().all(is_gsm7) {
-                        ""
-                    } else {
-                        " with non-GSM-7 characters"
-                    }
-                ),
-            ));
+        if let Some(problem) = sms_segment_problem(sms.expose_secret()) {
+            return Err(ConfigError::new("messages.templates.sms_body", problem));
         }
         Ok(())
     }
