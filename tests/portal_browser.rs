@@ -20,7 +20,7 @@ use std::time::Duration;
 use chrono::{TimeDelta, TimeZone, Utc};
 use fantoccini::{Client, ClientBuilder, Locator};
 use hyper_util::client::legacy::connect::HttpConnector;
-use pin_activation::{ActivationConfig, ManualClock, Password, SqliteStore};
+use pin_activation::{ActivationConfig, ManualClock, OutboxNotifier, Password, SqliteStore};
 
 const STAFF_EMAIL: &str = "desk@lakeside.example";
 const STAFF_PASSWORD: &str = "copper kettle harbour gate";
@@ -247,6 +247,8 @@ async fn staff_and_tenant_click_through_the_portal() {
         },
         secure_cookies: false,
         clock: Arc::new(clock.clone()),
+        outbox: OutboxNotifier::new_ok(),
+        notifier: None,
     };
     let data = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}", data.path().join("portal.db").display());

@@ -13,7 +13,8 @@ use axum::body::Body;
 use axum::http::{Request, Response, StatusCode, header};
 use chrono::{TimeDelta, TimeZone, Utc};
 use pin_activation::{
-    ActivationConfig, InMemoryPinStore, InMemoryUserStore, ManualClock, NewUser, Password, SignIn, SqliteStore, UserId,
+    ActivationConfig, InMemoryPinStore, InMemoryUserStore, ManualClock, NewUser, OutboxNotifier, Password, SignIn,
+    SqliteStore, UserId,
 };
 use tower::ServiceExt;
 
@@ -37,6 +38,8 @@ async fn portal_configured(secure_cookies: bool, activation: ActivationConfig) -
         },
         secure_cookies,
         clock: Arc::new(clock.clone()),
+        outbox: OutboxNotifier::new_ok(),
+        notifier: None,
     };
     let portal = app::build(InMemoryUserStore::new(), InMemoryPinStore::new(), config)
         .await
@@ -626,6 +629,8 @@ async fn the_portal_refuses_to_start_with_a_weak_staff_password() {
         },
         secure_cookies: false,
         clock: Arc::new(clock),
+        outbox: OutboxNotifier::new_ok(),
+        notifier: None,
     };
     let Err(e) = app::build(InMemoryUserStore::new(), InMemoryPinStore::new(), config).await else {
         panic!("a common password must be refused");
@@ -760,6 +765,8 @@ fn sqlite_config(password: &str, clock: &ManualClock) -> app::AppConfig {
         },
         secure_cookies: false,
         clock: Arc::new(clock.clone()),
+        outbox: OutboxNotifier::new_ok(),
+        notifier: None,
     }
 }
 

@@ -336,10 +336,14 @@ pub(crate) async fn outbox_page<U: UserStore, P: PinStore>(
         Nav::Staff(_) => Nav::Staff(html::StaffTab::Outbox),
         other => other,
     };
+    let how = if app.real_delivery {
+        "The emails also went out by SMTP; these are the portal's copies."
+    } else {
+        "A real portal sends them by SMTP or an SMS gateway and has no such page."
+    };
     let body = format!(
         r#"<p class="demo"><strong>Demo page.</strong> This page stands in for the users' mailboxes and phones: it shows
-every email and text message the portal sent, PINs included. A real portal sends them by SMTP or an SMS gateway and has
-no such page.</p>
+every email and text message the portal sent, PINs included. {how}</p>
 {list}"#
     );
     Html(html::page("Outbox", nav, &cur.csrf, &body)).into_response()

@@ -78,6 +78,12 @@ pub struct AppConfig {
     pub secure_cookies: bool,
     /// Where time comes from.
     pub clock: Arc<dyn Clock>,
+    /// Every message sent lands here: the demo inbox of the Outbox page.
+    pub outbox: OutboxNotifier,
+    /// What the service sends through; `None` for the outbox alone. A real
+    /// transport must also leave a copy in `outbox` (the staff account is
+    /// activated with the PIN found there).
+    pub notifier: Option<Arc<dyn Notifier>>,
 }
 
 /// A refusal to start, with the reason for the operator.
@@ -114,6 +120,8 @@ pub(crate) struct App<U: UserStore, P: PinStore> {
     pub(crate) sessions: Sessions,
     pub(crate) secure: bool,
     pub(crate) clock: Arc<dyn Clock>,
+    /// Messages really went out (SMTP); the outbox holds copies.
+    pub(crate) real_delivery: bool,
 }
 
 impl<U: UserStore, P: PinStore> Clone for App<U, P> {
@@ -124,6 +132,7 @@ impl<U: UserStore, P: PinStore> Clone for App<U, P> {
             sessions: self.sessions.clone(),
             secure: self.secure,
             clock: Arc::clone(&self.clock),
+            real_delivery: self.real_delivery,
         }
     }
 }
@@ -166,8 +175,9 @@ pub async fn build<U: UserStore, P: PinStore>(
     pins: P,
     config: AppConfig,
 ) -> Result<Portal<U, P>, StartError> {
-    let outbox = OutboxNotifier::new_ok();
-    let notifier: Arc<dyn Notifier> = Arc::new(outbox.clone());
+    let outbox = config.outbox;
+    let real_delivery = config.notifier.is_some();
+    let notifier = config.notifier.unwrap_or_else(|| Arc::new(outbox.clone()));
     let service = ActivationService::builder(users, pins, notifier)
         .config(config.activation)
         .clock(Arc::clone(&config.clock))
@@ -180,6 +190,7 @@ pub async fn build<U: UserStore, P: PinStore>(
         sessions: Sessions::default(),
         secure: config.secure_cookies,
         clock: config.clock,
+        real_delivery,
     };
     Ok(Portal {
         router: router(app),

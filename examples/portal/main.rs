@@ -13,14 +13,16 @@
 //! tab), which stands in for the users' mail and phones.
 
 mod app;
+#[path = "../local_smtp/mod.rs"]
+mod local_smtp;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 
 use pin_activation::{
-    ActivationConfig, HashPreset, InMemoryPinStore, InMemoryUserStore, Password, PinStore, SqliteStore, SystemClock,
-    UserStore,
+    ActivationConfig, HashPreset, InMemoryPinStore, InMemoryUserStore, OutboxNotifier, Password, PinStore, SqliteStore,
+    SystemClock, UserStore,
 };
 
 use app::{AppConfig, StaffSeed, StartError};
@@ -42,6 +44,11 @@ Options (each also read from the environment variable shown):
   --database URL            PORTAL_DATABASE        instead: sqlite://FILE, sqlite::memory:, memory (the
                                                    crate's in-memory stores) or, built with the postgres
                                                    feature, postgres://USER@HOST/DB
+  --smtp HOST:PORT          PORTAL_SMTP            with the smtp feature: send the emails for real through
+                                                   this relay (plain SMTP, a local MTA or test sink; see
+                                                   examples/local_smtp/mod.rs); SMS stay in the outbox
+  --smtp-from MAILBOX       PORTAL_SMTP_FROM       the sender (default Lakeside Self Storage
+                                                   <no-reply@lakeside-storage.example>)
   --secure-cookies          PORTAL_SECURE_COOKIES  mark the session cookie Secure: set it when users reach
                                                    the portal over HTTPS (directly or through a proxy)
   --fast-insecure-hashing                          argon2 Testing preset instead of OWASP (demos only)
@@ -58,6 +65,8 @@ struct Options {
     database: Option<String>,
     secure_cookies: bool,
     fast_hashing: bool,
+    smtp: Option<String>,
+    smtp_from: String,
 }
 
 fn env(name: &str) -> Option<String> {
@@ -76,6 +85,9 @@ fn parse_options() -> Result<Options, String> {
         database: env("PORTAL_DATABASE"),
         secure_cookies: env("PORTAL_SECURE_COOKIES").is_some_and(|v| v != "0" && v != "false"),
         fast_hashing: false,
+        smtp: env("PORTAL_SMTP"),
+        smtp_from: env("PORTAL_SMTP_FROM")
+            .unwrap_or_else(|| "Lakeside Self Storage <no-reply@lakeside-storage.example>".into()),
     };
     if let Some(l) = env("PORTAL_LISTEN") {
         o.listen = l.parse().map_err(|e| format!("PORTAL_LISTEN {l:?}: {e}"))?;
@@ -94,6 +106,8 @@ fn parse_options() -> Result<Options, String> {
             "--public-url" => o.public_url = Some(value("--public-url")?),
             "--data-dir" => o.data_dir = PathBuf::from(value("--data-dir")?),
             "--database" => o.database = Some(value("--database")?),
+            "--smtp" => o.smtp = Some(value("--smtp")?),
+            "--smtp-from" => o.smtp_from = value("--smtp-from")?,
             "--secure-cookies" => o.secure_cookies = true,
             "--fast-insecure-hashing" => o.fast_hashing = true,
             "-h" | "--help" => {
@@ -178,6 +192,20 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         );
         std::process::exit(2);
     };
+    let outbox = OutboxNotifier::new_ok();
+    let notifier = match o.smtp.as_deref() {
+        None => None,
+        Some(relay) => match local_smtp::notifier(Some(relay), &o.smtp_from, &outbox) {
+            Ok(n) => {
+                println!("Emails go out through SMTP at {relay} (plain); SMS stay in the outbox");
+                Some(n)
+            }
+            Err(e) => {
+                eprintln!("portal: {e}");
+                std::process::exit(2);
+            }
+        },
+    };
     let mut activation = ActivationConfig::default();
     if o.fast_hashing {
         activation.hashing.preset = HashPreset::Testing;
@@ -198,6 +226,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         },
         secure_cookies: o.secure_cookies,
         clock: Arc::new(SystemClock),
+        outbox,
+        notifier,
     };
     let database = match o.database {
         Some(url) => url,
