@@ -365,7 +365,9 @@ async fn guard<U: UserStore, P: PinStore>(State(app): State<App<U, P>>, req: Req
 
     let mut req = req;
     let response = 'handle: {
-        if method == Method::POST {
+        // Every method that may change something carries the token (the
+        // pages only use POST; anything else is refused the same way).
+        if method != Method::GET && method != Method::HEAD {
             let (parts, body) = req.into_parts();
             let Ok(bytes) = axum::body::to_bytes(body, MAX_FORM_BYTES).await else {
                 break 'handle (StatusCode::PAYLOAD_TOO_LARGE, "form too large").into_response();
