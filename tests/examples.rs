@@ -94,6 +94,14 @@ fn portal_starts_only_with_a_staff_account_and_serves_the_sign_in_page() {
     let stderr = String::from_utf8_lossy(&refused.stderr);
     assert!(stderr.contains("The portal has no default password"), "{stderr}");
 
+    /// Kills the portal even when an assertion fails.
+    struct Running(std::process::Child);
+    impl Drop for Running {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
     let mut child = Command::new(&path)
         .env("PORTAL_STAFF_EMAIL", "desk@lakeside.example")
         .env("PORTAL_STAFF_PASSWORD", "copper kettle harbour gate")
@@ -108,8 +116,9 @@ fn portal_starts_only_with_a_staff_account_and_serves_the_sign_in_page() {
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
+        .map(Running)
         .unwrap();
-    let stdout = child.stdout.take().unwrap();
+    let stdout = child.0.stdout.take().unwrap();
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
         for line in BufReader::new(stdout).lines().map_while(Result::ok) {
@@ -128,8 +137,7 @@ fn portal_starts_only_with_a_staff_account_and_serves_the_sign_in_page() {
         s.read_to_string(&mut out).unwrap();
         out
     });
-    let _ = child.kill();
-    let _ = child.wait();
+    drop(child);
     let response = response.expect("the portal printed its address");
     assert!(response.starts_with("HTTP/1.1 200"), "{response}");
     assert!(response.contains("<h1>Sign in</h1>"));
