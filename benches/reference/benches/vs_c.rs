@@ -30,6 +30,14 @@ fn bench(c: &mut Criterion) {
                 out
             })
         });
+        let mut memory = vec![argon2::Block::new(); Params::new(m, t, p, Some(32)).unwrap().block_count()];
+        group.bench_function(BenchmarkId::new("rustcrypto_reused_memory", name), |b| {
+            b.iter(|| {
+                let mut out = [0u8; 32];
+                plain.hash_password_into_with_memory(b"004271", b"saltsaltsaltsalt", &mut out, &mut memory[..]).unwrap();
+                out
+            })
+        });
         let salt = *b"saltsaltsaltsalt";
         group.bench_function(BenchmarkId::new("reference_c", name), |b| {
             b.iter(|| {
