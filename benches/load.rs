@@ -59,7 +59,7 @@ async fn run(n: usize) -> String {
     else {
         panic!()
     };
-    svc.complete_reset(&u.id, &ticket, &Password::new("load test password"))
+    svc.complete_reset(&u.id, &ticket, &Password::new("copper lantern harbour"))
         .await
         .unwrap();
 
@@ -93,7 +93,7 @@ async fn run(n: usize) -> String {
             for _ in 0..per_task {
                 let t = Instant::now();
                 let r = svc
-                    .login("load@example.com", &Password::new("load test password"))
+                    .login("load@example.com", &Password::new("copper lantern harbour"))
                     .await;
                 assert!(matches!(r, Ok(SignIn::SignedIn { .. })));
                 lat.push(t.elapsed());

@@ -52,10 +52,10 @@ async fn story(svc: &Svc, outbox: &OutboxNotifier) {
     else {
         panic!()
     };
-    svc.complete_reset(&user_id, &ticket, &Password::new("bench password phrase"))
+    svc.complete_reset(&user_id, &ticket, &Password::new("copper lantern harbour"))
         .await
         .unwrap();
-    svc.login(&e, &Password::new("bench password phrase")).await.unwrap();
+    svc.login(&e, &Password::new("copper lantern harbour")).await.unwrap();
 }
 
 fn raw_argon2(preset: HashPreset, memory: &mut [Block]) {
@@ -118,7 +118,7 @@ fn bench(c: &mut Criterion) {
                             panic!()
                         };
                         let start = std::time::Instant::now();
-                        svc.complete_reset(&u.id, &ticket, &Password::new("bench password phrase"))
+                        svc.complete_reset(&u.id, &ticket, &Password::new("copper lantern harbour"))
                             .await
                             .unwrap();
                         total += start.elapsed();
@@ -141,13 +141,13 @@ fn bench(c: &mut Criterion) {
             else {
                 panic!()
             };
-            svc.complete_reset(&u.id, &ticket, &Password::new("bench password phrase"))
+            svc.complete_reset(&u.id, &ticket, &Password::new("copper lantern harbour"))
                 .await
                 .unwrap();
         });
         group.bench_function("sign_in_password", |b| {
             b.to_async(&rt).iter(|| async {
-                svc.login(&pw_user, &Password::new("bench password phrase"))
+                svc.login(&pw_user, &Password::new("copper lantern harbour"))
                     .await
                     .unwrap()
             })
