@@ -147,6 +147,11 @@ fn artifacts() -> PathBuf {
 }
 
 /// The browser, with a few helpers that wait (bounded) for what they need.
+/// A navigation replaced the page between finding an element and using it.
+fn is_stale(e: &fantoccini::error::CmdError) -> bool {
+    matches!(e, fantoccini::error::CmdError::Standard(w) if w.error == fantoccini::error::ErrorStatus::StaleElementReference)
+}
+
 struct Tab {
     c: Client,
     base: String,
@@ -165,17 +170,48 @@ impl Tab {
     }
 
     async fn fill(&self, css: &str, value: &str) {
-        let field = self.find(css).await;
-        field.clear().await.unwrap();
-        field.send_keys(value).await.unwrap();
+        let deadline = tokio::time::Instant::now() + WAIT;
+        loop {
+            let field = self.find(css).await;
+            let result = match field.clear().await {
+                Ok(()) => field.send_keys(value).await,
+                Err(e) => Err(e),
+            };
+            match result {
+                Ok(()) => return,
+                Err(e) if is_stale(&e) && tokio::time::Instant::now() < deadline => {
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+                Err(e) => panic!("fill {css}: {e}"),
+            }
+        }
     }
 
     async fn click(&self, css: &str) {
-        self.find(css).await.click().await.unwrap();
+        let deadline = tokio::time::Instant::now() + WAIT;
+        loop {
+            match self.find(css).await.click().await {
+                Ok(_) => return,
+                // the element belonged to the page that was being replaced
+                Err(e) if is_stale(&e) && tokio::time::Instant::now() < deadline => {
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+                Err(e) => panic!("click {css}: {e}"),
+            }
+        }
     }
 
     async fn text(&self, css: &str) -> String {
-        self.find(css).await.text().await.unwrap()
+        let deadline = tokio::time::Instant::now() + WAIT;
+        loop {
+            match self.find(css).await.text().await {
+                Ok(text) => return text,
+                Err(e) if is_stale(&e) && tokio::time::Instant::now() < deadline => {
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+                Err(e) => panic!("text of {css}: {e}"),
+            }
+        }
     }
 
     async fn path(&self) -> String {
