@@ -668,26 +668,50 @@ where
             attempts: 0,
             issued_by: by.cloned(),
         };
-        self.inner.pins.put_pin(&user.id, record).await?;
-        if next_state != user.state {
-            let revoke = c.reset_mode == ResetMode::Revoke;
+        let revoke = c.reset_mode == ResetMode::Revoke && user.state == AccountState::Active;
+        if next_state == user.state {
+            // Pending or ResetRequired: confirm the state before the old PIN
+            // is replaced (a failure here leaves the old PIN working), then
+            // check again after: a reset that completed in between must not
+            // keep a new PIN beside its new password.
+            if !self
+                .inner
+                .users
+                .transition(&user.id, user.state, next_state, false)
+                .await?
+            {
+                return Err(Error::IllegalTransition(
+                    "the account changed during the re-send; reload and retry",
+                ));
+            }
+            self.inner.pins.put_pin(&user.id, record).await?;
+            let now_state = self.inner.users.get(&user.id).await?.map(|u| u.state);
+            if now_state != Some(user.state) {
+                self.inner.pins.revoke_pin(&user.id).await?;
+                return Err(Error::IllegalTransition(
+                    "the account changed during the re-send; reload and retry",
+                ));
+            }
+        } else {
+            // Active -> ResetRequired: an active account has no live PIN, so
+            // the PIN goes in first and is taken out again if the move fails.
+            self.inner.pins.put_pin(&user.id, record).await?;
             let moved = self
                 .inner
                 .users
                 .transition(&user.id, user.state, next_state, revoke)
                 .await;
             if !matches!(moved, Ok(true)) {
-                // An active user had no live PIN before this call: take the
-                // new one away again so the account is as it was (an active
-                // account never signs in with a PIN anyway).
                 if let Err(e) = self.inner.pins.revoke_pin(&user.id).await {
-                    tracing::warn!(user = %user.id, error = %e, "could not remove the PIN of a failed reset");
+                    tracing::warn!(user = %user.id, error = %e, "could not remove the PIN of a failed re-send");
                 }
                 moved?;
                 return Err(Error::IllegalTransition(
                     "the account changed during the re-send; reload and retry",
                 ));
             }
+        }
+        if next_state != user.state {
             self.audit(AuditEvent::ResetStarted {
                 user: user.id.clone(),
                 password_revoked: revoke,
@@ -974,6 +998,12 @@ where
                 "the account changed while the password was being set",
             ));
         };
+        // The ticket's PIN is gone; a PIN that a racing re-send stored in the
+        // meantime must not outlive the activation (an active account never
+        // signs in with a PIN, but staff would see a live one).
+        if let Err(e) = self.inner.pins.revoke_pin(&user_id).await {
+            tracing::warn!(user = %user_id, error = %e, "could not remove a PIN left beside the new password");
+        }
         self.audit(AuditEvent::ResetCompleted {
             user: user_id.clone(),
             credential_version,

@@ -3,6 +3,7 @@
 #![allow(dead_code, unreachable_pub)]
 
 pub mod cases;
+pub mod stress;
 
 use std::convert::Infallible;
 
