@@ -5,39 +5,31 @@
 mod common;
 
 use chrono::TimeDelta;
+use pin_activation::UserStore;
 use pin_activation::faults::{FaultKind, FaultPlan, FaultyNotifier, FaultyPinStore, FaultyUserStore};
 use pin_activation::{
     AccountState, ActivationService, ChannelChoice, Error, FirstActivation, InMemoryPinStore, InMemoryUserStore,
     ManualClock, NewUser, OutboxNotifier, Password, PinStore, ResetTicket, SignIn, UserId,
 };
 
-type Svc = ActivationService<
-    FaultyUserStore<InMemoryUserStore>,
-    FaultyPinStore<InMemoryPinStore>,
-    FaultyNotifier<OutboxNotifier>,
-    ManualClock,
->;
+type Svc<U, P> = ActivationService<FaultyUserStore<U>, FaultyPinStore<P>, FaultyNotifier<OutboxNotifier>, ManualClock>;
 
-struct World {
-    svc: Svc,
+struct World<U: UserStore, P: PinStore> {
+    svc: Svc<U, P>,
     plan: FaultPlan,
     outbox: OutboxNotifier,
     clock: ManualClock,
 }
 
-fn world() -> World {
+fn world<U: UserStore, P: PinStore>(users: U, pins: P) -> World<U, P> {
     let plan = FaultPlan::new();
     let outbox = OutboxNotifier::new_ok();
     let clock = ManualClock::new(common::t0());
-    let svc = ActivationService::builder(
-        plan.users(InMemoryUserStore::new()),
-        plan.pins(InMemoryPinStore::new()),
-        plan.notifier(outbox.clone()),
-    )
-    .config(common::config())
-    .clock(clock.clone())
-    .build()
-    .unwrap();
+    let svc = ActivationService::builder(plan.users(users), plan.pins(pins), plan.notifier(outbox.clone()))
+        .config(common::config())
+        .clock(clock.clone())
+        .build()
+        .unwrap();
     World {
         svc,
         plan,
@@ -59,7 +51,7 @@ struct Progress {
 const PW1: &str = "first story password";
 const PW2: &str = "second story password";
 
-async fn story(w: &World, p: &mut Progress) -> Result<(), Error> {
+async fn story<U: UserStore, P: PinStore>(w: &World<U, P>, p: &mut Progress) -> Result<(), Error> {
     let staff = common::staff();
     p.step = "create";
     let created = w
@@ -80,7 +72,7 @@ async fn story(w: &World, p: &mut Progress) -> Result<(), Error> {
         .svc
         .login(
             "faye@example.com",
-            &Password::new(common::Harness::<InMemoryUserStore, InMemoryPinStore>::wrong(&pin, 1)),
+            &Password::new(common::Harness::<U, P>::wrong(&pin, 1)),
         )
         .await
     {
@@ -124,7 +116,7 @@ async fn story(w: &World, p: &mut Progress) -> Result<(), Error> {
     Ok(())
 }
 
-async fn check_invariants(w: &World, p: &Progress, n: usize, kind: FaultKind) {
+async fn check_invariants<U: UserStore, P: PinStore>(w: &World<U, P>, p: &Progress, n: usize, kind: FaultKind) {
     let ctx = format!(
         "fault at call {n} ({kind:?}) in step {:?}, fired {:?}",
         p.step,
@@ -204,9 +196,16 @@ async fn check_invariants(w: &World, p: &Progress, n: usize, kind: FaultKind) {
     }
 }
 
-async fn run_all(kind: FaultKind) -> usize {
+async fn run_all<U, P, F, Fut>(kind: FaultKind, make: F) -> usize
+where
+    U: UserStore,
+    P: PinStore,
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = (U, P)>,
+{
     let calls = {
-        let w = world();
+        let (u, p) = make().await;
+        let w = world(u, p);
         let mut p = Progress::default();
         w.plan.reset_count();
         story(&w, &mut p).await.unwrap();
@@ -214,7 +213,8 @@ async fn run_all(kind: FaultKind) -> usize {
     };
     assert!(calls > 20, "the story makes {calls} calls");
     for n in 1..=calls {
-        let w = world();
+        let (u, p) = make().await;
+        let w = world(u, p);
         let mut p = Progress::default();
         w.plan.fail_call(n, kind);
         let result = story(&w, &mut p).await;
@@ -237,19 +237,19 @@ async fn run_all(kind: FaultKind) -> usize {
 
 #[tokio::test]
 async fn every_call_of_the_story_failing_as_an_error() {
-    let calls = run_all(FaultKind::Error).await;
+    let calls = run_all(FaultKind::Error, memory).await;
     println!("the story makes {calls} store and notifier calls; each was failed once");
 }
 
 #[tokio::test]
 async fn every_call_of_the_story_failing_as_a_timeout() {
-    run_all(FaultKind::Timeout).await;
+    run_all(FaultKind::Timeout, memory).await;
 }
 
 #[tokio::test]
 async fn a_failed_resend_leaves_the_old_pin_working() {
     // for every call inside a re-send of a pending user
-    let probe = world();
+    let probe = world(InMemoryUserStore::new(), InMemoryPinStore::new());
     let u = probe
         .svc
         .create_user(NewUser::new("Gil").email("gil@example.com"), None)
@@ -265,7 +265,7 @@ async fn a_failed_resend_leaves_the_old_pin_working() {
         .unwrap();
     let calls = probe.plan.calls();
     for n in 1..=calls {
-        let w = world();
+        let w = world(InMemoryUserStore::new(), InMemoryPinStore::new());
         let u = w
             .svc
             .create_user(NewUser::new("Gil").email("gil@example.com"), None)
@@ -310,4 +310,23 @@ async fn a_failed_resend_leaves_the_old_pin_working() {
             }
         }
     }
+}
+
+async fn memory() -> (InMemoryUserStore, InMemoryPinStore) {
+    (InMemoryUserStore::new(), InMemoryPinStore::new())
+}
+
+#[cfg(feature = "sqlite")]
+async fn sqlite() -> (pin_activation::SqliteStore, pin_activation::SqliteStore) {
+    let store = pin_activation::SqliteStore::connect("sqlite::memory:").await.unwrap();
+    store.migrate().await.unwrap();
+    (store.clone(), store)
+}
+
+/// The same story and invariants on SQLite: each call failing once.
+#[cfg(feature = "sqlite")]
+#[tokio::test]
+async fn every_call_of_the_story_failing_on_sqlite() {
+    run_all(FaultKind::Error, sqlite).await;
+    run_all(FaultKind::Timeout, sqlite).await;
 }
