@@ -3,6 +3,8 @@
 //! faults disarmed, the contract's invariants must hold.
 
 mod common;
+#[cfg(feature = "postgres")]
+mod sql_support;
 
 use chrono::TimeDelta;
 use pin_activation::UserStore;
@@ -329,4 +331,29 @@ async fn sqlite() -> (pin_activation::SqliteStore, pin_activation::SqliteStore) 
 async fn every_call_of_the_story_failing_on_sqlite() {
     run_all(FaultKind::Error, sqlite).await;
     run_all(FaultKind::Timeout, sqlite).await;
+}
+
+/// The same story and invariants on PostgreSQL: one schema, emptied before
+/// each run, each call failing once.
+#[cfg(feature = "postgres")]
+#[tokio::test]
+async fn every_call_of_the_story_failing_on_postgres() {
+    let Some(schema) = sql_support::pg::schema("faults_postgres").await else {
+        return;
+    };
+    let store = schema.store("faults_postgres").await;
+    let fresh = || {
+        let store = store.clone();
+        async move {
+            sqlx::query("TRUNCATE activation_deliveries, activation_sends, activation_pins, activation_users")
+                .execute(store.pool())
+                .await
+                .expect("empty the tables");
+            (store.clone(), store)
+        }
+    };
+    run_all(FaultKind::Error, &fresh).await;
+    run_all(FaultKind::Timeout, &fresh).await;
+    store.pool().close().await;
+    schema.drop().await;
 }

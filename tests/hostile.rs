@@ -3,9 +3,13 @@
 //! when malformed.
 
 mod common;
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+mod sql_support;
 
 use common::{config, harness, staff};
-use pin_activation::{Error, InMemoryPinStore, InMemoryUserStore, NewUser, Password, ResetTicket, SignIn};
+use pin_activation::{
+    Error, InMemoryPinStore, InMemoryUserStore, NewUser, Password, PinStore, ResetTicket, SignIn, UserStore,
+};
 
 fn hostile() -> Vec<(&'static str, String)> {
     vec![
@@ -34,7 +38,35 @@ fn hostile() -> Vec<(&'static str, String)> {
 
 #[tokio::test]
 async fn every_entry_survives_hostile_input() {
-    let h = harness(InMemoryUserStore::new(), InMemoryPinStore::new(), config());
+    every_entry_survives(InMemoryUserStore::new(), InMemoryPinStore::new()).await;
+}
+
+/// The same table against SQLite: names such as `' OR 1=1 --` are stored
+/// as data, and nothing malformed reaches the database or argon2.
+#[cfg(feature = "sqlite")]
+#[tokio::test]
+async fn every_entry_survives_hostile_input_on_sqlite() {
+    let store = pin_activation::SqliteStore::connect("sqlite::memory:").await.unwrap();
+    store.migrate().await.unwrap();
+    every_entry_survives(store.clone(), store).await;
+}
+
+/// The same table against PostgreSQL, which refuses NUL bytes in text: the
+/// crate must refuse them first, as invalid input, not as a store error.
+#[cfg(feature = "postgres")]
+#[tokio::test]
+async fn every_entry_survives_hostile_input_on_postgres() {
+    let Some(schema) = sql_support::pg::schema("hostile_postgres").await else {
+        return;
+    };
+    let store = schema.store("hostile_postgres").await;
+    every_entry_survives(store.clone(), store.clone()).await;
+    store.pool().close().await;
+    schema.drop().await;
+}
+
+async fn every_entry_survives<U: UserStore, P: PinStore>(users: U, pins: P) {
+    let h = harness(users, pins, config());
     let known = h
         .create("Known", Some("known@example.com"), Some("+1 312 555 0123"))
         .await;
