@@ -28,6 +28,9 @@ use argon2::{Algorithm, Argon2, Block, KeyId, Params, Version};
 use serde::{Deserialize, Serialize};
 use subtle::ConstantTimeEq;
 use tokio::sync::Semaphore;
+
+#[cfg(target_arch = "x86_64")]
+mod avx2;
 use zeroize::Zeroizing;
 
 /// Length of every hash output, in bytes.
@@ -267,6 +270,47 @@ struct Inner {
     in_flight: AtomicUsize,
     peak: AtomicUsize,
     probe: Option<Arc<dyn HashProbe>>,
+    block_function: BlockFunction,
+}
+
+/// Which argon2 implementation computes a hash.
+#[derive(Clone, Copy)]
+enum BlockFunction {
+    /// The crate's AVX2 block function (`hash/avx2.rs`), for single-lane
+    /// parameters on CPUs with AVX2.
+    #[cfg(target_arch = "x86_64")]
+    Avx2(pulp::x86::V3),
+    /// The `argon2` crate (portable, AVX2-autovectorized; rayon lanes with
+    /// the `parallel` feature).
+    Argon2Crate,
+}
+
+impl BlockFunction {
+    fn detect() -> Self {
+        #[cfg(target_arch = "x86_64")]
+        if let Some(simd) = avx2::detect() {
+            return Self::Avx2(simd);
+        }
+        Self::Argon2Crate
+    }
+
+    /// The implementation for `params`: lanes run in parallel only in the
+    /// `argon2` crate, so p > 1 stays there when the `parallel` feature is on.
+    fn for_params(self, params: &Params) -> Self {
+        if params.p_cost() > 1 && cfg!(feature = "parallel") {
+            Self::Argon2Crate
+        } else {
+            self
+        }
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            #[cfg(target_arch = "x86_64")]
+            Self::Avx2(_) => "avx2",
+            Self::Argon2Crate => "argon2-crate",
+        }
+    }
 }
 
 impl fmt::Debug for Hasher {
@@ -275,6 +319,7 @@ impl fmt::Debug for Hasher {
             .field("params", &self.inner.params)
             .field("keyring", &self.inner.keyring)
             .field("limit", &self.inner.limit)
+            .field("block_function", &self.block_function())
             .finish_non_exhaustive()
     }
 }
@@ -321,6 +366,7 @@ impl Hasher {
             in_flight: AtomicUsize::new(0),
             peak: AtomicUsize::new(0),
             probe: None,
+            block_function: BlockFunction::detect(),
         };
         let dummy_secret: [u8; 16] = rand::random();
         inner.dummy = inner.hash_blocking(&dummy_secret)?;
@@ -329,6 +375,13 @@ impl Hasher {
         inner.peak.store(0, Ordering::Relaxed);
         inner.probe = probe;
         Ok(Self { inner: Arc::new(inner) })
+    }
+
+    /// Which implementation computes this hasher's hashes: `"avx2"` (the
+    /// crate's AVX2 block function, single-lane presets on CPUs with AVX2)
+    /// or `"argon2-crate"` (RustCrypto `argon2`). Both give the same bits.
+    pub fn block_function(&self) -> &'static str {
+        self.inner.block_function.for_params(&self.inner.params).name()
     }
 
     /// Hashes `secret` into a PHC string.
@@ -475,11 +528,6 @@ impl Inner {
         {
             return Err(HashError::malformed());
         }
-        let ctx = match pepper {
-            Some(key) => Argon2::new_with_secret(key, Algorithm::Argon2id, Version::V0x13, params.clone())
-                .map_err(HashError::argon2)?,
-            None => Argon2::new(Algorithm::Argon2id, Version::V0x13, params.clone()),
-        };
         let blocks = params.block_count();
         let mut memory = self.take_memory(blocks);
 
@@ -489,7 +537,15 @@ impl Inner {
         if let Some(probe) = &self.probe {
             probe.started();
         }
-        let result = ctx.hash_password_into_with_memory(secret, salt, out, &mut memory[..]);
+        let result = match self.block_function.for_params(params) {
+            #[cfg(target_arch = "x86_64")]
+            BlockFunction::Avx2(simd) => avx2::hash_into(simd, params, pepper, secret, salt, out, &mut memory[..]),
+            BlockFunction::Argon2Crate => match pepper {
+                Some(key) => Argon2::new_with_secret(key, Algorithm::Argon2id, Version::V0x13, params.clone()),
+                None => Ok(Argon2::new(Algorithm::Argon2id, Version::V0x13, params.clone())),
+            }
+            .and_then(|ctx| ctx.hash_password_into_with_memory(secret, salt, out, &mut memory[..])),
+        };
         if let Some(probe) = &self.probe {
             probe.finished();
         }
