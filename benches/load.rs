@@ -7,6 +7,10 @@
 //! ```sh
 //! cargo bench --bench load
 //! ```
+//!
+//! Then, for comparison: N = 1 and 64 with the hash limit at 1, and the
+//! ceiling, the `Owasp` hash rate of 1 and 2 plain OS threads with no
+//! service around them (the crate's hasher, and RustCrypto `argon2`).
 
 use std::process::Command;
 use std::sync::Arc;
@@ -18,7 +22,7 @@ use pin_activation::{
     Password, SignIn,
 };
 
-const LEVELS: [usize; 5] = [1, 2, 8, 64, 256];
+const LEVELS: [usize; 6] = [0, 1, 2, 8, 64, 256];
 
 fn peak_rss_kib() -> u64 {
     std::fs::read_to_string("/proc/self/status")
@@ -39,6 +43,7 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
 async fn run(n: usize) -> String {
     let mut config = ActivationConfig::default();
     config.hashing.preset = HashPreset::Owasp;
+    config.hashing.max_concurrent = std::env::var("PIN_ACTIVATION_LOAD_LIMIT").ok().map(|v| v.parse().unwrap());
     let outbox = OutboxNotifier::new_ok();
     let svc = ActivationService::builder(InMemoryUserStore::new(), InMemoryPinStore::new(), outbox.clone())
         .config(config)
@@ -82,8 +87,12 @@ async fn run(n: usize) -> String {
     tokio::time::sleep(Duration::from_millis(50)).await;
     worst_us.store(0, Ordering::Relaxed); // ignore start-up
 
-    let total = (4 * n).max(64);
-    let per_task = total.div_ceil(n);
+    let total = if n == 0 { 0 } else { (4 * n).max(64) };
+    let per_task = total.div_ceil(n.max(1));
+    if n == 0 {
+        // the baseline: the ticker alone, for as long as N=1 takes
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
     let started = Instant::now();
     let mut tasks = Vec::with_capacity(n);
     for _ in 0..n {
@@ -109,6 +118,13 @@ async fn run(n: usize) -> String {
     stop.store(true, Ordering::Relaxed);
     ticker.await.unwrap();
     latencies.sort();
+    if latencies.is_empty() {
+        return format!(
+            "| {n:>3} (ticker alone) | - | - | - | {:>6.2} | {:>7.1} | {limit} |",
+            worst_us.load(Ordering::Relaxed) as f64 / 1e3,
+            peak_rss_kib() as f64 / 1024.0,
+        );
+    }
     let throughput = latencies.len() as f64 / elapsed.as_secs_f64();
     format!(
         "| {n:>3} | {:>6.1} | {:>8.1} | {:>8.1} | {:>6.2} | {:>7.1} | {limit} |",
@@ -120,7 +136,51 @@ async fn run(n: usize) -> String {
     )
 }
 
+/// The ceiling for the sign-in scaling: `threads` OS threads, each hashing
+/// in a loop for two seconds, no service and no tokio worker in between.
+/// `crate` uses the crate's hasher (its AVX2 block function here), `argon2`
+/// the plain RustCrypto crate with reused memory. Returns hashes per second.
+fn raw(threads: usize, which: &str) -> f64 {
+    use pin_activation::hash::{Hasher, Keyring};
+    let run_for = Duration::from_secs(2);
+    let handles: Vec<_> = (0..threads)
+        .map(|_| {
+            let which = which.to_owned();
+            std::thread::spawn(move || {
+                let started = Instant::now();
+                let mut done = 0u64;
+                if which == "crate" {
+                    let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+                    let hasher = Hasher::new(HashPreset::Owasp, Keyring::none(), 1, None).unwrap();
+                    while started.elapsed() < run_for {
+                        rt.block_on(hasher.hash(b"copper lantern harbour")).unwrap();
+                        done += 1;
+                    }
+                } else {
+                    let (m, t, p) = HashPreset::Owasp.costs();
+                    let params = argon2::Params::new(m, t, p, Some(32)).unwrap();
+                    let ctx = argon2::Argon2::new(argon2::Algorithm::Argon2id, argon2::Version::V0x13, params);
+                    let mut memory = vec![argon2::Block::new(); m as usize];
+                    while started.elapsed() < run_for {
+                        let mut out = [0u8; 32];
+                        ctx.hash_password_into_with_memory(b"copper lantern harbour", b"saltsaltsaltsalt", &mut out, &mut memory[..])
+                            .unwrap();
+                        done += 1;
+                    }
+                }
+                done as f64 / started.elapsed().as_secs_f64()
+            })
+        })
+        .collect();
+    handles.into_iter().map(|h| h.join().unwrap()).sum()
+}
+
 fn main() {
+    if let Ok(spec) = std::env::var("PIN_ACTIVATION_LOAD_RAW") {
+        let (threads, which) = spec.split_once(':').unwrap();
+        println!("{:.1}", raw(threads.parse().unwrap(), which));
+        return;
+    }
     if let Ok(n) = std::env::var("PIN_ACTIVATION_LOAD_N") {
         let n: usize = n.parse().unwrap();
         let rt = tokio::runtime::Builder::new_multi_thread()
@@ -141,5 +201,34 @@ fn main() {
             .unwrap();
         assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
         print!("{}", String::from_utf8_lossy(&out.stdout));
+    }
+    println!();
+    println!("The same with `hashing.max_concurrent = 1` (one core left to the runtime):");
+    println!();
+    for n in [1, 64] {
+        let out = Command::new(&exe)
+            .env("PIN_ACTIVATION_LOAD_N", n.to_string())
+            .env("PIN_ACTIVATION_LOAD_LIMIT", "1")
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        print!("{}", String::from_utf8_lossy(&out.stdout));
+    }
+    println!();
+    println!("The ceiling: Owasp hashes/s on plain OS threads, no service (each in a fresh process):");
+    println!();
+    println!("| implementation | 1 thread | 2 threads | 2 / 1 |");
+    println!("|---|---|---|---|");
+    for which in ["crate", "argon2"] {
+        let rate = |threads: usize| -> f64 {
+            let out = Command::new(&exe)
+                .env("PIN_ACTIVATION_LOAD_RAW", format!("{threads}:{which}"))
+                .output()
+                .unwrap();
+            assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+            String::from_utf8_lossy(&out.stdout).trim().parse().unwrap()
+        };
+        let (one, two) = (rate(1), rate(2));
+        println!("| {which} | {one:.1} | {two:.1} | {:.2} |", two / one);
     }
 }
