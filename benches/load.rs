@@ -43,7 +43,9 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
 async fn run(n: usize) -> String {
     let mut config = ActivationConfig::default();
     config.hashing.preset = HashPreset::Owasp;
-    config.hashing.max_concurrent = std::env::var("PIN_ACTIVATION_LOAD_LIMIT").ok().map(|v| v.parse().unwrap());
+    config.hashing.max_concurrent = std::env::var("PIN_ACTIVATION_LOAD_LIMIT")
+        .ok()
+        .map(|v| v.parse().unwrap());
     let outbox = OutboxNotifier::new_ok();
     let svc = ActivationService::builder(InMemoryUserStore::new(), InMemoryPinStore::new(), outbox.clone())
         .config(config)
@@ -163,8 +165,13 @@ fn raw(threads: usize, which: &str) -> f64 {
                     let mut memory = vec![argon2::Block::new(); m as usize];
                     while started.elapsed() < run_for {
                         let mut out = [0u8; 32];
-                        ctx.hash_password_into_with_memory(b"copper lantern harbour", b"saltsaltsaltsalt", &mut out, &mut memory[..])
-                            .unwrap();
+                        ctx.hash_password_into_with_memory(
+                            b"copper lantern harbour",
+                            b"saltsaltsaltsalt",
+                            &mut out,
+                            &mut memory[..],
+                        )
+                        .unwrap();
                         done += 1;
                     }
                 }

@@ -537,15 +537,7 @@ impl Inner {
         if let Some(probe) = &self.probe {
             probe.started();
         }
-        let result = match self.block_function.for_params(params) {
-            #[cfg(target_arch = "x86_64")]
-            BlockFunction::Avx2(simd) => avx2::hash_into(simd, params, pepper, secret, salt, out, &mut memory[..]),
-            BlockFunction::Argon2Crate => match pepper {
-                Some(key) => Argon2::new_with_secret(key, Algorithm::Argon2id, Version::V0x13, params.clone()),
-                None => Ok(Argon2::new(Algorithm::Argon2id, Version::V0x13, params.clone())),
-            }
-            .and_then(|ctx| ctx.hash_password_into_with_memory(secret, salt, out, &mut memory[..])),
-        };
+        let result = argon2id(self.block_function, params, pepper, secret, salt, out, &mut memory[..]);
         if let Some(probe) = &self.probe {
             probe.finished();
         }
@@ -574,6 +566,47 @@ impl Inner {
             pool.push(memory);
         }
     }
+}
+
+/// One argon2id computation with `block_function` (or the `argon2` crate
+/// where that does not apply to `params`).
+fn argon2id(
+    block_function: BlockFunction,
+    params: &Params,
+    pepper: Option<&[u8]>,
+    secret: &[u8],
+    salt: &[u8],
+    out: &mut [u8],
+    memory: &mut [Block],
+) -> Result<(), argon2::Error> {
+    match block_function.for_params(params) {
+        #[cfg(target_arch = "x86_64")]
+        BlockFunction::Avx2(simd) => avx2::hash_into(simd, params, pepper, secret, salt, out, memory),
+        BlockFunction::Argon2Crate => match pepper {
+            Some(key) => Argon2::new_with_secret(key, Algorithm::Argon2id, Version::V0x13, params.clone()),
+            None => Ok(Argon2::new(Algorithm::Argon2id, Version::V0x13, params.clone())),
+        }
+        .and_then(|ctx| ctx.hash_password_into_with_memory(secret, salt, out, memory)),
+    }
+}
+
+/// The bare argon2id computation a [`Hasher`] performs for `params`, on the
+/// calling thread, in `memory` (at least `params.block_count()` blocks), with
+/// the same implementation the hasher picks (see [`Hasher::block_function`]):
+/// no semaphore, no blocking-pool hand-off, no PHC string. For benchmarks
+/// that compare the service with the hashing it does.
+///
+/// # Errors
+/// [`HashError`] for a salt, output or memory the parameters refuse.
+pub fn argon2id_into(
+    params: &Params,
+    pepper: Option<&[u8]>,
+    secret: &[u8],
+    salt: &[u8],
+    out: &mut [u8],
+    memory: &mut [Block],
+) -> Result<(), HashError> {
+    argon2id(BlockFunction::detect(), params, pepper, secret, salt, out, memory).map_err(HashError::argon2)
 }
 
 impl FromStr for HashPreset {

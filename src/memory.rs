@@ -164,7 +164,24 @@ impl UserStore for InMemoryUserStore {
 /// PINs, tickets, failure counts and send history per user.
 #[derive(Debug, Clone, Default)]
 pub struct InMemoryPinStore {
-    inner: Arc<Mutex<HashMap<UserId, PinEntry>>>,
+    inner: Arc<Mutex<PinTables>>,
+}
+
+#[derive(Debug, Default)]
+struct PinTables {
+    entries: HashMap<UserId, PinEntry>,
+    /// Live tickets by hash, as the SQL stores index them (see the `sql`
+    /// module docs on why equality on a ticket hash may take variable time).
+    tickets: HashMap<String, UserId>,
+}
+
+impl PinTables {
+    /// Drops `user`'s ticket, from the entry and the index.
+    fn clear_ticket(&mut self, user: &UserId) {
+        if let Some(old) = self.entries.get_mut(user).and_then(|e| e.ticket.take()) {
+            self.tickets.remove(&old.hash);
+        }
+    }
 }
 
 #[derive(Debug, Default)]
@@ -196,7 +213,7 @@ impl PinStore for InMemoryPinStore {
         limits: SendLimits,
     ) -> Result<SendReservation, StoreError> {
         let mut all = lock(&self.inner);
-        let entry = all.entry(user.clone()).or_default();
+        let entry = all.entries.entry(user.clone()).or_default();
         let day = TimeDelta::hours(24);
         entry.sends.retain(|at| *at > now - day);
         if let Some(last) = entry.sends.iter().max()
@@ -215,7 +232,7 @@ impl PinStore for InMemoryPinStore {
     }
 
     async fn release_send(&self, user: &UserId, at: DateTime<Utc>) -> Result<(), StoreError> {
-        if let Some(entry) = lock(&self.inner).get_mut(user)
+        if let Some(entry) = lock(&self.inner).entries.get_mut(user)
             && let Some(i) = entry.sends.iter().position(|s| *s == at)
         {
             entry.sends.remove(i);
@@ -225,14 +242,14 @@ impl PinStore for InMemoryPinStore {
 
     async fn put_pin(&self, user: &UserId, pin: PinRecord) -> Result<(), StoreError> {
         let mut all = lock(&self.inner);
-        let entry = all.entry(user.clone()).or_default();
-        entry.pin = Some(pin);
-        entry.ticket = None;
+        all.clear_ticket(user);
+        all.entries.entry(user.clone()).or_default().pin = Some(pin);
         Ok(())
     }
 
     async fn snapshot(&self, user: &UserId) -> Result<PinSnapshot, StoreError> {
         Ok(lock(&self.inner)
+            .entries
             .get(user)
             .map(|e| PinSnapshot {
                 pin: e.pin.clone(),
@@ -249,7 +266,7 @@ impl PinStore for InMemoryPinStore {
         limits: AttemptLimits,
     ) -> Result<AttemptReservation, StoreError> {
         let mut all = lock(&self.inner);
-        let Some(entry) = all.get_mut(user) else {
+        let Some(entry) = all.entries.get_mut(user) else {
             return Ok(AttemptReservation::NoPin);
         };
         if entry.failures >= limits.max_account_failures {
@@ -274,36 +291,39 @@ impl PinStore for InMemoryPinStore {
 
     async fn record_success(&self, user: &UserId, pin_id: &str, ticket: TicketRecord) -> Result<bool, StoreError> {
         let mut all = lock(&self.inner);
-        let Some(entry) = all.get_mut(user) else {
+        let matches = all
+            .entries
+            .get(user)
+            .and_then(|e| e.pin.as_ref())
+            .is_some_and(|pin| pin.pin_id == pin_id);
+        if !matches {
             return Ok(false);
-        };
-        match entry.pin.as_mut() {
-            Some(pin) if pin.pin_id == pin_id => {
-                pin.attempts = pin.attempts.saturating_sub(1);
-                entry.failures = 0;
-                entry.ticket = Some(ticket);
-                Ok(true)
-            }
-            _ => Ok(false),
         }
+        all.clear_ticket(user);
+        all.tickets.insert(ticket.hash.clone(), user.clone());
+        if let Some(entry) = all.entries.get_mut(user) {
+            if let Some(pin) = entry.pin.as_mut() {
+                pin.attempts = pin.attempts.saturating_sub(1);
+            }
+            entry.failures = 0;
+            entry.ticket = Some(ticket);
+        }
+        Ok(true)
     }
 
     async fn find_ticket(&self, ticket_hash: &str) -> Result<Option<TicketRecord>, StoreError> {
         let all = lock(&self.inner);
-        // Look at every ticket, so the time taken does not depend on where
-        // (or whether) the match is.
-        let mut found = None;
-        for ticket in all.values().filter_map(|e| e.ticket.as_ref()) {
-            if ct_eq(&ticket.hash, ticket_hash) {
-                found = Some(ticket.clone());
-            }
-        }
-        Ok(found)
+        Ok(all
+            .tickets
+            .get(ticket_hash)
+            .and_then(|user| all.entries.get(user))
+            .and_then(|e| e.ticket.clone())
+            .filter(|t| ct_eq(&t.hash, ticket_hash)))
     }
 
     async fn consume_ticket(&self, user: &UserId, ticket_hash: &str, now: DateTime<Utc>) -> Result<bool, StoreError> {
         let mut all = lock(&self.inner);
-        let Some(entry) = all.get_mut(user) else {
+        let Some(entry) = all.entries.get(user) else {
             return Ok(false);
         };
         let valid = match (&entry.ticket, &entry.pin) {
@@ -313,23 +333,26 @@ impl PinStore for InMemoryPinStore {
             _ => false,
         };
         if valid {
-            entry.ticket = None;
-            entry.pin = None;
+            all.clear_ticket(user);
+            if let Some(entry) = all.entries.get_mut(user) {
+                entry.pin = None;
+            }
         }
         Ok(valid)
     }
 
     async fn revoke_pin(&self, user: &UserId) -> Result<(), StoreError> {
-        if let Some(entry) = lock(&self.inner).get_mut(user) {
+        let mut all = lock(&self.inner);
+        all.clear_ticket(user);
+        if let Some(entry) = all.entries.get_mut(user) {
             entry.pin = None;
-            entry.ticket = None;
         }
         Ok(())
     }
 
     async fn record_delivery(&self, user: &UserId, record: DeliveryRecord) -> Result<(), StoreError> {
         let mut all = lock(&self.inner);
-        let deliveries = &mut all.entry(user.clone()).or_default().deliveries;
+        let deliveries = &mut all.entries.entry(user.clone()).or_default().deliveries;
         deliveries.retain(|d| d.channel != record.channel);
         deliveries.push(record);
         deliveries.sort_by_key(|d| d.channel);
@@ -337,7 +360,7 @@ impl PinStore for InMemoryPinStore {
     }
 
     async fn clear_failures(&self, user: &UserId) -> Result<(), StoreError> {
-        if let Some(entry) = lock(&self.inner).get_mut(user) {
+        if let Some(entry) = lock(&self.inner).entries.get_mut(user) {
             entry.failures = 0;
         }
         Ok(())

@@ -557,6 +557,11 @@ pub async fn pin_store_tickets<U: UserStore, P: PinStore>(users: &U, pins: &P) {
         !pins.consume_ticket(&u.id, &"c".repeat(64), now).await.unwrap(),
         "put_pin drops the ticket"
     );
+    assert_eq!(
+        pins.find_ticket(&"c".repeat(64)).await.unwrap(),
+        None,
+        "and it is not found"
+    );
     // revoke_pin kills it too
     let p3 = sample_pin(&u);
     pins.put_pin(&u.id, p3.clone()).await.unwrap();
@@ -569,6 +574,11 @@ pub async fn pin_store_tickets<U: UserStore, P: PinStore>(users: &U, pins: &P) {
     assert!(
         !pins.consume_ticket(&u.id, &"d".repeat(64), now).await.unwrap(),
         "revoke_pin drops the ticket"
+    );
+    assert_eq!(
+        pins.find_ticket(&"d".repeat(64)).await.unwrap(),
+        None,
+        "and it is not found"
     );
 }
 
