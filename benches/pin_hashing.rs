@@ -1,6 +1,7 @@
 //! PIN hashing per preset: the crate's hasher (pooled memory, off the
 //! executor) side by side with plain RustCrypto `argon2` called the default
-//! way (`hash_password_into`, a fresh allocation per hash). Same parameters,
+//! way (`hash_password_into`, a fresh allocation per hash), and the bare
+//! computation the hasher performs (`hash::argon2id_into`, `crate_raw`). Same parameters,
 //! same 32-byte output. The reference C implementation is compared in
 //! `benches/reference/` (a separate crate, so this one never needs libclang).
 //!
@@ -46,6 +47,24 @@ fn bench(c: &mut Criterion) {
                 Version::V0x13,
                 Params::new(m, t, p, Some(32)).unwrap(),
             );
+            // the same computation on this thread, no hand-off, no PHC string
+            let params = Params::new(m, t, p, Some(32)).unwrap();
+            let mut memory = vec![argon2::Block::new(); params.block_count()];
+            group.bench_with_input(BenchmarkId::new("crate_raw", name), &preset, |b, _| {
+                b.iter(|| {
+                    let mut out = [0u8; 32];
+                    pin_activation::hash::argon2id_into(
+                        &params,
+                        None,
+                        b"004271",
+                        b"saltsaltsaltsalt",
+                        &mut out,
+                        &mut memory,
+                    )
+                    .unwrap();
+                    out
+                })
+            });
             // verification is the same computation plus a compare
             group.bench_with_input(BenchmarkId::new("argon2_default", name), &preset, |b, _| {
                 b.iter(|| {

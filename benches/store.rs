@@ -248,6 +248,12 @@ fn bench(c: &mut Criterion) {
     }
     group.finish();
 
+    if let Some((_, options, _)) = &pg {
+        let sqlite = rt.block_on(sqlite_store(&dir, "interleaved.db"));
+        let postgres = rt.block_on(postgres_store(options));
+        interleaved_owasp(&rt, sqlite, postgres);
+    }
+
     if let Some((admin, _, schema)) = pg {
         rt.block_on(async {
             let _ = sqlx::query(sqlx::AssertSqlSafe(format!("DROP SCHEMA {schema} CASCADE")))
@@ -255,6 +261,62 @@ fn bench(c: &mut Criterion) {
                 .await;
         });
     }
+}
+
+/// The store's share of an `Owasp` PIN sign-in, measured interleaved so
+/// the machine's drift (15-20% between runs here) hits every store alike:
+/// 100 rounds, each signing in once on each store in a rotating order; the
+/// median of the per-round ratios to the in-memory sign-in.
+fn interleaved_owasp(rt: &tokio::runtime::Runtime, sqlite: SqliteStore, postgres: PostgresStore) {
+    let (mem_svc, mem_out) = service(InMemoryUserStore::new(), InMemoryPinStore::new(), HashPreset::Owasp);
+    let (lite_svc, lite_out) = service(sqlite.clone(), sqlite, HashPreset::Owasp);
+    let (pg_svc, pg_out) = service(postgres.clone(), postgres, HashPreset::Owasp);
+    let mem_user = rt.block_on(user_with_pin(&mem_svc, &mem_out));
+    let lite_user = rt.block_on(user_with_pin(&lite_svc, &lite_out));
+    let pg_user = rt.block_on(user_with_pin(&pg_svc, &pg_out));
+    let time = |which: usize| -> f64 {
+        let started = std::time::Instant::now();
+        rt.block_on(async {
+            match which {
+                0 => mem_svc.login(&mem_user.0, &Password::new(mem_user.1.as_str())).await,
+                1 => lite_svc.login(&lite_user.0, &Password::new(lite_user.1.as_str())).await,
+                _ => pg_svc.login(&pg_user.0, &Password::new(pg_user.1.as_str())).await,
+            }
+            .unwrap()
+        });
+        started.elapsed().as_secs_f64()
+    };
+    let (mut lite_ratios, mut pg_ratios) = (Vec::new(), Vec::new());
+    let mut totals = [0.0f64; 3];
+    for round in 0..105 {
+        let mut t = [0.0f64; 3];
+        for k in 0..3 {
+            let which = (round + k) % 3;
+            t[which] = time(which);
+        }
+        if round >= 5 {
+            lite_ratios.push(t[1] / t[0]);
+            pg_ratios.push(t[2] / t[0]);
+            for k in 0..3 {
+                totals[k] += t[k] / 100.0;
+            }
+        }
+    }
+    lite_ratios.sort_by(f64::total_cmp);
+    pg_ratios.sort_by(f64::total_cmp);
+    println!(
+        "PIN sign-in at Owasp, 100 interleaved rounds: mean memory {:.2} ms, SQLite {:.2} ms, PostgreSQL {:.2} ms; \
+         median per-round ratio to memory: SQLite {:.3} (p25 {:.3}, p75 {:.3}), PostgreSQL {:.3} (p25 {:.3}, p75 {:.3})",
+        totals[0] * 1e3,
+        totals[1] * 1e3,
+        totals[2] * 1e3,
+        lite_ratios[50],
+        lite_ratios[25],
+        lite_ratios[75],
+        pg_ratios[50],
+        pg_ratios[25],
+        pg_ratios[75],
+    );
 }
 
 criterion_group!(benches, bench);
