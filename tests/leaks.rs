@@ -194,3 +194,94 @@ fn error_chain(e: &Error) -> String {
     }
     out
 }
+
+/// The pepper and an SMTP password, the two long-lived secrets a deployment
+/// configures, stay out of every log line, error and `Debug` output too.
+#[tokio::test]
+async fn pepper_and_smtp_password_never_leak() {
+    use pin_activation::{Keyring, Pepper};
+    const PEPPER: &str = "pepper-secret-6a1f9c";
+    let capture = Capture::default();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::TRACE)
+        .with_writer(capture.clone())
+        .with_ansi(false)
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+
+    let keyring = Keyring::with_current(Pepper::new("k1", PEPPER.as_bytes().to_vec()).unwrap());
+    let mut seen = vec![format!("{keyring:?}")];
+    let h = common::harness_with(
+        InMemoryUserStore::new(),
+        InMemoryPinStore::new(),
+        common::config(),
+        |b| b.keyring(keyring),
+    );
+    let u = h.create("Pia", Some("pia@example.com"), None).await;
+    let pin = h.pin(&u);
+    let wrong = h.login("pia@example.com", "111229").await;
+    seen.push(format!("{wrong:?}"));
+    let ticket = h.ticket("pia@example.com", &pin).await;
+    h.svc
+        .complete_reset(&u.id, &ticket, &Password::new("copper lantern harbour"))
+        .await
+        .unwrap();
+    let signed_in = h.login("pia@example.com", "copper lantern harbour").await;
+    assert!(matches!(signed_in, Ok(SignIn::SignedIn { .. })), "{signed_in:?}");
+    seen.push(format!("{signed_in:?}"));
+    seen.push(format!("{:?}", h.svc));
+    let stored = h.svc.find_user("pia@example.com").await.unwrap().unwrap();
+    let hash = stored.password_hash.clone().unwrap();
+    assert!(hash.contains("keyid="), "the pepper was used: {hash}");
+    seen.push(format!("{stored:?}"));
+
+    #[cfg(feature = "smtp")]
+    {
+        use pin_activation::notify::build_message;
+        use pin_activation::secret::Credential;
+        use pin_activation::{Channel, Email, Notifier, Pin, PinPurpose, SmtpConfig, SmtpNotifier, SmtpSecurity};
+        const SMTP_PASSWORD: &str = "hunter2-smtp-secret";
+        // a closed port: the send fails after the credentials were handed to lettre
+        let config = SmtpConfig::new("127.0.0.1", "Portal <no-reply@example.com>")
+            .port(1)
+            .security(SmtpSecurity::Plain)
+            .credentials("portal", Credential::new(SMTP_PASSWORD));
+        seen.push(format!("{config:?}"));
+        let notifier = SmtpNotifier::new(config).unwrap();
+        seen.push(format!("{notifier:?}"));
+        let message = build_message(
+            &common::config().messages,
+            u.id.clone(),
+            "Pia",
+            Channel::Email(Email::parse("pia@example.com").unwrap()),
+            PinPurpose::Activation,
+            Pin::new("004271"),
+            common::t0(),
+        );
+        let err = notifier.send(&message).await.unwrap_err();
+        let mut chain = String::new();
+        let mut source: Option<&dyn std::error::Error> = Some(&err);
+        while let Some(e) = source {
+            chain.push_str(&format!("{e} | {e:?}\n"));
+            source = e.source();
+        }
+        seen.push(chain);
+        let logs = String::from_utf8(capture.0.lock().unwrap().clone()).unwrap();
+        for text in seen.iter().chain([&logs]) {
+            assert!(!text.contains(SMTP_PASSWORD), "the SMTP password leaked into: {text}");
+            assert!(!text.contains("004271"), "the PIN leaked into: {text}");
+        }
+    }
+
+    let logs = String::from_utf8(capture.0.lock().unwrap().clone()).unwrap();
+    assert!(logs.lines().count() > 5, "the capture saw the story");
+    seen.push(logs);
+    for text in &seen {
+        assert!(!text.contains(PEPPER), "the pepper leaked into: {text}");
+        assert!(!text.contains(&pin), "the PIN leaked into: {text}");
+        assert!(
+            !text.contains("copper lantern harbour"),
+            "the password leaked into: {text}"
+        );
+    }
+}
