@@ -58,7 +58,7 @@ fn case_c13_pins_are_uniform() {
 }
 
 proptest! {
-    #![proptest_config(cfg(512))]
+    #![proptest_config(cfg(4096))]
 
     #[test]
     fn drawn_pins_have_their_length_and_parse_back(seed: u64, len in 6usize..=12, seps in proptest::collection::vec(0u8..3, 12)) {
