@@ -189,7 +189,10 @@ impl Email {
     /// syntactically invalid input.
     pub fn parse(input: &str) -> Result<Self, InputError> {
         let trimmed = check_raw(input, "email address")?;
-        let canonical: String = trimmed.nfc().collect::<String>().to_lowercase();
+        // NFC, lower-case, NFC again: lower-casing can undo NFC (`W` +
+        // ring above has no precomposed form, `w` + ring above does), and
+        // the canonical form must parse back to itself.
+        let canonical: String = trimmed.nfc().collect::<String>().to_lowercase().nfc().collect();
         let options = email_address::Options::default()
             .without_display_text()
             .with_required_tld();
@@ -386,6 +389,19 @@ pub fn normalize_display_name(input: &str) -> Result<String, InputError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn email_normalization_is_idempotent_where_lowercasing_breaks_nfc() {
+        // found by the `identifiers` fuzz target's idempotence check
+        let upper = Email::parse("W\u{30A}@example.com").unwrap();
+        assert_eq!(upper.as_str(), "\u{1E98}@example.com");
+        assert_eq!(Email::parse(upper.as_str()).unwrap(), upper);
+        assert_eq!(
+            Email::parse("\u{1E98}@example.com").unwrap(),
+            upper,
+            "one account, not two"
+        );
+    }
 
     #[test]
     fn email_is_trimmed_nfc_and_lowercased() {

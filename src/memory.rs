@@ -299,6 +299,11 @@ impl PinStore for InMemoryPinStore {
         if !matches {
             return Ok(false);
         }
+        // as the SQL stores' UNIQUE(ticket_hash): another user's live ticket
+        // hash is refused, never overwritten in the index
+        if all.tickets.get(&ticket.hash).is_some_and(|holder| holder != user) {
+            return Err(StoreError::conflict("ticket_hash"));
+        }
         all.clear_ticket(user);
         all.tickets.insert(ticket.hash.clone(), user.clone());
         if let Some(entry) = all.entries.get_mut(user) {

@@ -504,6 +504,25 @@ pub async fn pin_store_tickets<U: UserStore, P: PinStore>(users: &U, pins: &P) {
         pins.find_ticket(&"a".repeat(64)).await.unwrap(),
         Some(ticket(&u, &pin, &"a".repeat(64)))
     );
+    // a ticket hash another user holds is refused (a UNIQUE constraint in
+    // SQL), and the holder's ticket stays theirs
+    let rival = insert(users, false).await;
+    let rival_pin = sample_pin(&rival);
+    pins.put_pin(&rival.id, rival_pin.clone()).await.unwrap();
+    assert!(
+        pins.record_success(
+            &rival.id,
+            &rival_pin.pin_id,
+            ticket(&rival, &rival_pin, &"a".repeat(64))
+        )
+        .await
+        .is_err(),
+        "another user's live ticket hash"
+    );
+    assert_eq!(
+        pins.find_ticket(&"a".repeat(64)).await.unwrap(),
+        Some(ticket(&u, &pin, &"a".repeat(64)))
+    );
 
     // a second success replaces the first ticket
     assert!(

@@ -1,6 +1,7 @@
 //! Argon2id (version 0x13) with an AVX2 block function, used by [`super`]
-//! for single-lane hashes (the `Owasp` and `Testing` presets) when the CPU
-//! has AVX2. The same algorithm as the `argon2` crate and RFC 9106, with the
+//! when the CPU has AVX2: for single-lane hashes (the `Owasp` and `Testing`
+//! presets), and for p > 1 too, lane after lane, when the `parallel` feature
+//! (rayon lanes in the `argon2` crate) is off. The same algorithm as the `argon2` crate and RFC 9106, with the
 //! reference C implementation's AVX2 scheduling of the BLAKE2b-based block
 //! function: a block lives in 32 256-bit registers, two rows (or two column
 //! pairs) at a time, and the previous block stays in registers from one
@@ -376,24 +377,26 @@ pub(super) fn hash_into(
     out: &mut [u8],
     memory: &mut [Block],
 ) -> Result<(), argon2::Error> {
-    if salt.len() < argon2::MIN_SALT_LEN {
-        return Err(argon2::Error::SaltTooShort);
+    // the `argon2` crate's checks, in its order (`new_with_secret`, then
+    // `hash_password_into_with_memory`)
+    let too_long = |n: usize| u32::try_from(n).is_err();
+    if secret.is_some_and(|s| too_long(s.len())) {
+        return Err(argon2::Error::SecretTooLong);
     }
-    if u32::try_from(salt.len()).is_err() {
-        return Err(argon2::Error::SaltTooLong);
-    }
-    if out.len() < Params::MIN_OUTPUT_LEN {
+    if out.len() < params.output_len().unwrap_or(Params::MIN_OUTPUT_LEN) {
         return Err(argon2::Error::OutputTooShort);
     }
-    let too_long = |n: usize| u32::try_from(n).is_err();
-    if too_long(out.len()) {
+    if out.len() > params.output_len().unwrap_or(Params::MAX_OUTPUT_LEN) || too_long(out.len()) {
         return Err(argon2::Error::OutputTooLong);
     }
     if too_long(pwd.len()) {
         return Err(argon2::Error::PwdTooLong);
     }
-    if secret.is_some_and(|s| too_long(s.len())) {
-        return Err(argon2::Error::SecretTooLong);
+    if salt.len() < argon2::MIN_SALT_LEN {
+        return Err(argon2::Error::SaltTooShort);
+    }
+    if too_long(salt.len()) {
+        return Err(argon2::Error::SaltTooLong);
     }
     let lanes = params.p_cost() as usize;
     let lane_len = params.block_count() / lanes;
@@ -491,9 +494,17 @@ mod tests {
         out
     }
 
+    /// The AVX2 token; without AVX2 the tests skip with the reason, except
+    /// under `CI=true`, where a machine without AVX2 would leave the block
+    /// function untested, so they fail.
     fn simd() -> Option<V3> {
         let simd = detect();
         if simd.is_none() {
+            let in_ci = std::env::var("CI").is_ok_and(|v| v == "true" || v == "1");
+            assert!(
+                !in_ci,
+                "CI=true but this CPU has no AVX2: the AVX2 block function would go untested"
+            );
             eprintln!("SKIPPED: this CPU has no AVX2; the AVX2 block function is not used here");
         }
         simd
@@ -570,6 +581,30 @@ mod tests {
             hash_into(simd, &params, None, b"x", b"saltsalt", &mut out[..3], &mut memory),
             Err(argon2::Error::OutputTooShort)
         );
+        // an output length fixed by the parameters is enforced both ways, as the crate does
+        let fixed = ParamsBuilder::new()
+            .m_cost(64)
+            .t_cost(1)
+            .p_cost(1)
+            .output_len(32)
+            .build()
+            .unwrap();
+        let ctx = Argon2::new(Algorithm::Argon2id, Version::V0x13, fixed.clone());
+        for len in [16, 31, 33, 64] {
+            let mut ours_out = vec![0u8; len];
+            let mut theirs_out = vec![0u8; len];
+            assert_eq!(
+                hash_into(simd, &fixed, None, b"x", b"saltsalt", &mut ours_out, &mut memory),
+                ctx.hash_password_into(b"x", b"saltsalt", &mut theirs_out),
+                "output of {len} bytes"
+            );
+        }
+        // two faults at once: the same one reported first
+        let mut short = [0u8; 3];
+        assert_eq!(
+            hash_into(simd, &fixed, None, b"x", b"short", &mut short, &mut memory),
+            ctx.hash_password_into(b"x", b"short", &mut short)
+        );
         assert_eq!(
             hash_into(simd, &params, None, b"x", b"saltsalt", &mut out, &mut memory[..63]),
             Err(argon2::Error::MemoryTooLittle)
@@ -590,7 +625,7 @@ mod tests {
             salt in proptest::collection::vec(proptest::prelude::any::<u8>(), 8..40),
             secret in proptest::option::of(proptest::collection::vec(proptest::prelude::any::<u8>(), 1..33)),
         ) {
-            let Some(simd) = detect() else { return Ok(()) };
+            let Some(simd) = simd() else { return Ok(()) };
             let m = m.max(8 * p);
             let params = ParamsBuilder::new().m_cost(m).t_cost(t).p_cost(p).output_len(out_len).build().unwrap();
             let mut memory = vec![Block::new(); params.block_count() + 3];
