@@ -671,8 +671,10 @@ mod tests {
         assert!(!h.verify(b"728630", &theirs).await.unwrap().matches);
     }
 
-    /// RFC 9106 section 5.3 (Argon2id) test vector, through the same
-    /// pooled-memory path our hashes take.
+    /// RFC 9106 section 5.3 (Argon2id) test vector, through the `argon2`
+    /// crate's reused-memory call and through `argon2id_into` (the
+    /// computation the hasher performs, its AVX2 block function where the
+    /// CPU has AVX2 and the `parallel` feature is off, else the crate).
     #[test]
     fn rfc9106_argon2id_vector() {
         let params = argon2::ParamsBuilder::new()
@@ -697,6 +699,17 @@ mod tests {
         ctx.hash_password_into_with_memory(&[0x01; 32], &[0x02; 16], &mut again, &mut memory[..])
             .unwrap();
         assert_eq!(out, again);
+        let mut ours = [0u8; 32];
+        argon2id_into(
+            &params,
+            Some(&[0x03; 8]),
+            &[0x01; 32],
+            &[0x02; 16],
+            &mut ours,
+            &mut memory[..],
+        )
+        .unwrap();
+        assert_eq!(out, ours);
     }
 
     #[tokio::test]
