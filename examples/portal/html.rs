@@ -7,20 +7,7 @@
 use std::fmt::Write as _;
 
 /// Escapes text for HTML content and double-quoted attribute values.
-pub(crate) fn esc(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() + 8);
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            _ => out.push(c),
-        }
-    }
-    out
-}
+pub(crate) use pin_activation::notify::escape_html as esc;
 
 /// Percent-encodes one URL path segment (user ids may hold any printable
 /// ASCII, `/` and `?` included).

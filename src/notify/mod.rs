@@ -541,6 +541,24 @@ impl Templates {
     }
 }
 
+/// Escapes text for HTML content and double-quoted attribute values (`&`,
+/// `<`, `>`, `"`, `'`): the SMTP notifier's HTML part uses it, and so can a
+/// portal that renders users' names or messages.
+pub fn escape_html(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 16);
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            _ => out.push(c),
+        }
+    }
+    out
+}
+
 /// Builds a message (used by the service; public for adapter tests).
 pub fn build_message(
     config: &MessageConfig,
@@ -603,6 +621,15 @@ mod tests {
         ));
         let text = sms.body().expose_secret();
         assert!(text.contains("004271") && text.chars().count() <= 160, "{text}");
+    }
+
+    #[test]
+    fn html_escaping_covers_content_and_attributes() {
+        assert_eq!(
+            escape_html(r#"<b a="1" b='2'>Tom & Jerry</b>"#),
+            "&lt;b a=&quot;1&quot; b=&#39;2&#39;&gt;Tom &amp; Jerry&lt;/b&gt;"
+        );
+        assert_eq!(escape_html("Zoë 004271"), "Zoë 004271");
     }
 
     #[test]

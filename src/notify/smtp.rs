@@ -324,21 +324,6 @@ impl Notifier for SmtpNotifier {
 const PIN_STYLE: &str =
     "font-family:'Courier New',Courier,monospace;font-size:28px;font-weight:bold;letter-spacing:4px";
 
-fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len() + 16);
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            _ => out.push(c),
-        }
-    }
-    out
-}
-
 /// `line` (already escaped) with each stand-alone occurrence of `pin` (not
 /// inside a longer run of digits) in the PIN span. Returns whether one was
 /// found.
@@ -378,15 +363,18 @@ fn html_part(message: &ActivationMessage) -> String {
             if i > 0 {
                 body.push_str("<br>\n");
             }
-            shown |= highlight(&escape(line), pin, &mut body);
+            shown |= highlight(&super::escape_html(line), pin, &mut body);
         }
         body.push_str("</p>\n");
     }
-    let title = escape(message.subject.as_deref().unwrap_or_default());
+    let title = super::escape_html(message.subject.as_deref().unwrap_or_default());
     let top = if shown {
         String::new()
     } else {
-        format!("<p><span style=\"{PIN_STYLE}\">{}</span></p>\n", escape(pin))
+        format!(
+            "<p><span style=\"{PIN_STYLE}\">{}</span></p>\n",
+            super::escape_html(pin)
+        )
     };
     format!(
         "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>{title}</title></head>\n\
