@@ -102,77 +102,91 @@ impl K {
         let t = x._mm256_xor_si256(*b, *c);
         *b = x._mm256_xor_si256(x._mm256_srli_epi64::<63>(t), x._mm256_add_epi64(t, t));
     }
-    /// Two rows of 16 words: (a0,b0,c0,d0) and (a1,b1,c1,d1).
+    /// The column (or diagonal) step of a BLAKE2b round on both halves of
+    /// `q` = `[a0, a1, b0, b1, c0, c1, d0, d1]`.
     #[inline(always)]
-    fn round1(self, v: &mut [R; HW], [a0, a1, b0, b1, c0, c1, d0, d1]: [usize; 8]) {
-        let x = self.s.avx2;
-        let (mut va0, mut va1, mut vb0, mut vb1, mut vc0, mut vc1, mut vd0, mut vd1) =
-            (v[a0], v[a1], v[b0], v[b1], v[c0], v[c1], v[d0], v[d1]);
-        self.g1(&mut va0, &mut vb0, &mut vc0, &mut vd0);
-        self.g1(&mut va1, &mut vb1, &mut vc1, &mut vd1);
-        self.g2(&mut va0, &mut vb0, &mut vc0, &mut vd0);
-        self.g2(&mut va1, &mut vb1, &mut vc1, &mut vd1);
-        vb0 = x._mm256_permute4x64_epi64::<0x39>(vb0);
-        vc0 = x._mm256_permute4x64_epi64::<0x4E>(vc0);
-        vd0 = x._mm256_permute4x64_epi64::<0x93>(vd0);
-        vb1 = x._mm256_permute4x64_epi64::<0x39>(vb1);
-        vc1 = x._mm256_permute4x64_epi64::<0x4E>(vc1);
-        vd1 = x._mm256_permute4x64_epi64::<0x93>(vd1);
-        self.g1(&mut va0, &mut vb0, &mut vc0, &mut vd0);
-        self.g1(&mut va1, &mut vb1, &mut vc1, &mut vd1);
-        self.g2(&mut va0, &mut vb0, &mut vc0, &mut vd0);
-        self.g2(&mut va1, &mut vb1, &mut vc1, &mut vd1);
-        vb0 = x._mm256_permute4x64_epi64::<0x93>(vb0);
-        vc0 = x._mm256_permute4x64_epi64::<0x4E>(vc0);
-        vd0 = x._mm256_permute4x64_epi64::<0x39>(vd0);
-        vb1 = x._mm256_permute4x64_epi64::<0x93>(vb1);
-        vc1 = x._mm256_permute4x64_epi64::<0x4E>(vc1);
-        vd1 = x._mm256_permute4x64_epi64::<0x39>(vd1);
-        (v[a0], v[a1], v[b0], v[b1], v[c0], v[c1], v[d0], v[d1]) = (va0, va1, vb0, vb1, vc0, vc1, vd0, vd1);
+    fn g_both(self, q: &mut [R; 8]) {
+        let [a0, a1, b0, b1, c0, c1, d0, d1] = q;
+        self.g1(a0, b0, c0, d0);
+        self.g1(a1, b1, c1, d1);
+        self.g2(a0, b0, c0, d0);
+        self.g2(a1, b1, c1, d1);
     }
-    /// Two columns: word pairs spread over eight rows.
+    /// One BLAKE2b round on the eight registers `v[idx]`: the column step,
+    /// `diagonalize`, the diagonal step, `undiagonalize`.
     #[inline(always)]
-    fn round2(self, v: &mut [R; HW], [a0, a1, b0, b1, c0, c1, d0, d1]: [usize; 8]) {
+    fn round<D: Fn(Self, &mut [R; 8]), U: Fn(Self, &mut [R; 8])>(
+        self,
+        v: &mut [R; HW],
+        idx: [usize; 8],
+        diagonalize: D,
+        undiagonalize: U,
+    ) {
+        let mut q = idx.map(|i| v[i]);
+        self.g_both(&mut q);
+        diagonalize(self, &mut q);
+        self.g_both(&mut q);
+        undiagonalize(self, &mut q);
+        for (i, r) in idx.into_iter().zip(q) {
+            v[i] = r;
+        }
+    }
+    /// Rows: each half is one row of 16 words; rotate b, c, d by 1, 2, 3 lanes.
+    #[inline(always)]
+    fn diagonalize_rows(self, q: &mut [R; 8]) {
         let x = self.s.avx2;
-        let (mut va0, mut va1, mut vb0, mut vb1, mut vc0, mut vc1, mut vd0, mut vd1) =
-            (v[a0], v[a1], v[b0], v[b1], v[c0], v[c1], v[d0], v[d1]);
-        self.g1(&mut va0, &mut vb0, &mut vc0, &mut vd0);
-        self.g1(&mut va1, &mut vb1, &mut vc1, &mut vd1);
-        self.g2(&mut va0, &mut vb0, &mut vc0, &mut vd0);
-        self.g2(&mut va1, &mut vb1, &mut vc1, &mut vd1);
-        // diagonalize
+        for h in 0..2 {
+            q[2 + h] = x._mm256_permute4x64_epi64::<0x39>(q[2 + h]);
+            q[4 + h] = x._mm256_permute4x64_epi64::<0x4E>(q[4 + h]);
+            q[6 + h] = x._mm256_permute4x64_epi64::<0x93>(q[6 + h]);
+        }
+    }
+    #[inline(always)]
+    fn undiagonalize_rows(self, q: &mut [R; 8]) {
+        let x = self.s.avx2;
+        for h in 0..2 {
+            q[2 + h] = x._mm256_permute4x64_epi64::<0x93>(q[2 + h]);
+            q[4 + h] = x._mm256_permute4x64_epi64::<0x4E>(q[4 + h]);
+            q[6 + h] = x._mm256_permute4x64_epi64::<0x39>(q[6 + h]);
+        }
+    }
+    /// Columns: two column pairs spread over eight rows, so the diagonal
+    /// words cross the two halves (blend, then swap the 64-bit pairs).
+    #[inline(always)]
+    fn diagonalize_columns(self, q: &mut [R; 8]) {
+        let x = self.s.avx2;
+        let [_, _, b0, b1, c0, c1, d0, d1] = q;
         let (t1, t2) = (
-            x._mm256_blend_epi32::<0xCC>(vb0, vb1),
-            x._mm256_blend_epi32::<0x33>(vb0, vb1),
+            x._mm256_blend_epi32::<0xCC>(*b0, *b1),
+            x._mm256_blend_epi32::<0x33>(*b0, *b1),
         );
-        vb0 = x._mm256_permute4x64_epi64::<0xB1>(t2);
-        vb1 = x._mm256_permute4x64_epi64::<0xB1>(t1);
-        core::mem::swap(&mut vc0, &mut vc1);
+        *b0 = x._mm256_permute4x64_epi64::<0xB1>(t2);
+        *b1 = x._mm256_permute4x64_epi64::<0xB1>(t1);
+        core::mem::swap(c0, c1);
         let (t1, t2) = (
-            x._mm256_blend_epi32::<0xCC>(vd0, vd1),
-            x._mm256_blend_epi32::<0x33>(vd0, vd1),
+            x._mm256_blend_epi32::<0xCC>(*d0, *d1),
+            x._mm256_blend_epi32::<0x33>(*d0, *d1),
         );
-        vd0 = x._mm256_permute4x64_epi64::<0xB1>(t1);
-        vd1 = x._mm256_permute4x64_epi64::<0xB1>(t2);
-        self.g1(&mut va0, &mut vb0, &mut vc0, &mut vd0);
-        self.g1(&mut va1, &mut vb1, &mut vc1, &mut vd1);
-        self.g2(&mut va0, &mut vb0, &mut vc0, &mut vd0);
-        self.g2(&mut va1, &mut vb1, &mut vc1, &mut vd1);
-        // undiagonalize
+        *d0 = x._mm256_permute4x64_epi64::<0xB1>(t1);
+        *d1 = x._mm256_permute4x64_epi64::<0xB1>(t2);
+    }
+    #[inline(always)]
+    fn undiagonalize_columns(self, q: &mut [R; 8]) {
+        let x = self.s.avx2;
+        let [_, _, b0, b1, c0, c1, d0, d1] = q;
         let (t1, t2) = (
-            x._mm256_blend_epi32::<0xCC>(vb0, vb1),
-            x._mm256_blend_epi32::<0x33>(vb0, vb1),
+            x._mm256_blend_epi32::<0xCC>(*b0, *b1),
+            x._mm256_blend_epi32::<0x33>(*b0, *b1),
         );
-        vb0 = x._mm256_permute4x64_epi64::<0xB1>(t1);
-        vb1 = x._mm256_permute4x64_epi64::<0xB1>(t2);
-        core::mem::swap(&mut vc0, &mut vc1);
+        *b0 = x._mm256_permute4x64_epi64::<0xB1>(t1);
+        *b1 = x._mm256_permute4x64_epi64::<0xB1>(t2);
+        core::mem::swap(c0, c1);
         let (t1, t2) = (
-            x._mm256_blend_epi32::<0x33>(vd0, vd1),
-            x._mm256_blend_epi32::<0xCC>(vd0, vd1),
+            x._mm256_blend_epi32::<0x33>(*d0, *d1),
+            x._mm256_blend_epi32::<0xCC>(*d0, *d1),
         );
-        vd0 = x._mm256_permute4x64_epi64::<0xB1>(t1);
-        vd1 = x._mm256_permute4x64_epi64::<0xB1>(t2);
-        (v[a0], v[a1], v[b0], v[b1], v[c0], v[c1], v[d0], v[d1]) = (va0, va1, vb0, vb1, vc0, vc1, vd0, vd1);
+        *d0 = x._mm256_permute4x64_epi64::<0xB1>(t1);
+        *d1 = x._mm256_permute4x64_epi64::<0xB1>(t2);
     }
     /// state = P(state ^ refb) ^ state ^ refb [^ old]
     #[inline(always)]
@@ -187,7 +201,7 @@ impl K {
             };
         }
         for i in 0..4 {
-            self.round1(
+            self.round(
                 state,
                 [
                     8 * i,
@@ -199,10 +213,17 @@ impl K {
                     8 * i + 3,
                     8 * i + 7,
                 ],
+                Self::diagonalize_rows,
+                Self::undiagonalize_rows,
             );
         }
         for i in 0..4 {
-            self.round2(state, [i, 4 + i, 8 + i, 12 + i, 16 + i, 20 + i, 24 + i, 28 + i]);
+            self.round(
+                state,
+                [i, 4 + i, 8 + i, 12 + i, 16 + i, 20 + i, 24 + i, 28 + i],
+                Self::diagonalize_columns,
+                Self::undiagonalize_columns,
+            );
         }
         for i in 0..HW {
             state[i] = x._mm256_xor_si256(state[i], xy[i]);
