@@ -12,6 +12,36 @@ use criterion::{BenchmarkId, Criterion, criterion_group};
 use pin_activation::HashPreset;
 use pin_activation::hash::{Hasher, Keyring};
 
+const SALT: [u8; 16] = *b"saltsaltsaltsalt";
+
+/// One hash through the reference C library's default call (it allocates
+/// its memory area and wipes it before freeing it).
+fn c_hash(preset: HashPreset) -> Vec<u8> {
+    let (m, t, p) = preset.costs();
+    argon2_kdf::Hasher::new()
+        .algorithm(argon2_kdf::Algorithm::Argon2id)
+        .custom_salt(&SALT)
+        .hash_length(32)
+        .iterations(t)
+        .memory_cost_kib(m)
+        .threads(p)
+        .hash(b"004271")
+        .unwrap()
+        .as_bytes()
+        .to_vec()
+}
+
+/// The crate's bare computation done the C library's way: a fresh area per
+/// hash, wiped before it is freed.
+fn crate_fresh_wiped(params: &Params) -> [u8; 32] {
+    use zeroize::Zeroize;
+    let mut out = [0u8; 32];
+    let mut memory = vec![argon2::Block::new(); params.block_count()];
+    pin_activation::hash::argon2id_into(params, None, b"004271", &SALT, &mut out, &mut memory).unwrap();
+    memory.zeroize();
+    out
+}
+
 fn bench(c: &mut Criterion) {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -58,26 +88,18 @@ fn bench(c: &mut Criterion) {
                 out
             })
         });
-        let salt = *b"saltsaltsaltsalt";
+        let salt = SALT;
         // same parameters, same bits: the C side computes what the Rust sides compute
-        let c_out = argon2_kdf::Hasher::new()
-            .algorithm(argon2_kdf::Algorithm::Argon2id)
-            .custom_salt(&salt)
-            .hash_length(32)
-            .iterations(t)
-            .memory_cost_kib(m)
-            .threads(p)
-            .hash(b"004271")
-            .unwrap();
+        let c_out = c_hash(preset);
         let mut rust_out = [0u8; 32];
         plain.hash_password_into(b"004271", &salt, &mut rust_out).unwrap();
-        assert_eq!(c_out.as_bytes(), &rust_out[..], "{name}: C and RustCrypto disagree");
+        assert_eq!(&c_out[..], &rust_out[..], "{name}: C and RustCrypto disagree");
         let params = Params::new(m, t, p, Some(32)).unwrap();
         let mut crate_out = [0u8; 32];
         let mut crate_memory = vec![argon2::Block::new(); params.block_count()];
         pin_activation::hash::argon2id_into(&params, None, b"004271", &salt, &mut crate_out, &mut crate_memory)
             .unwrap();
-        assert_eq!(c_out.as_bytes(), &crate_out[..], "{name}: C and the crate disagree");
+        assert_eq!(&c_out[..], &crate_out[..], "{name}: C and the crate disagree");
         // The crate's computation alone, memory reused (as its hasher pools it)...
         group.bench_function(BenchmarkId::new("crate_raw_reused_memory", name), |b| {
             b.iter(|| {
@@ -90,29 +112,10 @@ fn bench(c: &mut Criterion) {
         // ...and as the C library's default call works: a fresh area per
         // hash, wiped before it is freed.
         group.bench_function(BenchmarkId::new("crate_raw_fresh_wiped_memory", name), |b| {
-            b.iter(|| {
-                use zeroize::Zeroize;
-                let mut out = [0u8; 32];
-                let mut memory = vec![argon2::Block::new(); params.block_count()];
-                pin_activation::hash::argon2id_into(&params, None, b"004271", &salt, &mut out, &mut memory).unwrap();
-                memory.zeroize();
-                out
-            })
+            b.iter(|| crate_fresh_wiped(&params))
         });
         group.bench_function(BenchmarkId::new("reference_c", name), |b| {
-            b.iter(|| {
-                argon2_kdf::Hasher::new()
-                    .algorithm(argon2_kdf::Algorithm::Argon2id)
-                    .custom_salt(&salt)
-                    .hash_length(32)
-                    .iterations(t)
-                    .memory_cost_kib(m)
-                    .threads(p)
-                    .hash(b"004271")
-                    .unwrap()
-                    .as_bytes()
-                    .len()
-            })
+            b.iter(|| c_hash(preset).len())
         });
     }
     group.finish();
@@ -132,18 +135,7 @@ fn interleaved_owasp() {
     let hasher = Hasher::new(HashPreset::Owasp, Keyring::none(), 1, None).unwrap();
     let params = Params::new(m, t, p, Some(32)).unwrap();
     let mut reused = vec![argon2::Block::new(); params.block_count()];
-    let salt = *b"saltsaltsaltsalt";
-    let c = || {
-        argon2_kdf::Hasher::new()
-            .algorithm(argon2_kdf::Algorithm::Argon2id)
-            .custom_salt(&salt)
-            .hash_length(32)
-            .iterations(t)
-            .memory_cost_kib(m)
-            .threads(p)
-            .hash(b"004271")
-            .unwrap()
-    };
+    let salt = SALT;
     let names = [
         "crate (Hasher::hash)",
         "crate raw, reused memory",
@@ -156,21 +148,14 @@ fn interleaved_owasp() {
             let which = (round + k) % 4;
             let started = std::time::Instant::now();
             match which {
-                0 => drop(c()),
+                0 => drop(c_hash(HashPreset::Owasp)),
                 1 => drop(rt.block_on(hasher.hash(b"004271")).unwrap()),
                 2 => {
                     let mut out = [0u8; 32];
                     pin_activation::hash::argon2id_into(&params, None, b"004271", &salt, &mut out, &mut reused)
                         .unwrap();
                 }
-                _ => {
-                    use zeroize::Zeroize;
-                    let mut out = [0u8; 32];
-                    let mut memory = vec![argon2::Block::new(); params.block_count()];
-                    pin_activation::hash::argon2id_into(&params, None, b"004271", &salt, &mut out, &mut memory)
-                        .unwrap();
-                    memory.zeroize();
-                }
+                _ => drop(crate_fresh_wiped(&params)),
             }
             times[which] = started.elapsed().as_secs_f64();
         }
