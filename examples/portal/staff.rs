@@ -87,6 +87,17 @@ async fn load_user<U: UserStore, P: PinStore>(app: &App<U, P>, cur: &Current, ra
     }
 }
 
+/// The acting staff member's id and the user a staff action is about, or
+/// the page that refuses it (not staff, unknown user).
+async fn staff_action<U: UserStore, P: PinStore>(
+    app: &App<U, P>,
+    cur: &Current,
+    raw: &str,
+) -> Result<(UserId, User), Response> {
+    let staff = require_staff(cur)?.id.clone();
+    Ok((staff, load_user(app, cur, raw).await?))
+}
+
 #[derive(Deserialize)]
 pub(crate) struct Search {
     #[serde(default)]
@@ -439,12 +450,8 @@ pub(crate) async fn activate<U: UserStore, P: PinStore>(
     Path(id): Path<String>,
     Form(form): Form<ActivateForm>,
 ) -> Response {
-    let staff = match require_staff(&cur) {
-        Ok(s) => s.id.clone(),
-        Err(r) => return r,
-    };
-    let user = match load_user(&app, &cur, &id).await {
-        Ok(u) => u,
+    let (staff, user) = match staff_action(&app, &cur, &id).await {
+        Ok(both) => both,
         Err(r) => return r,
     };
     let choice = match form.channel.as_str() {
@@ -471,12 +478,8 @@ pub(crate) async fn unlock<U: UserStore, P: PinStore>(
     Extension(cur): Extension<Current>,
     Path(id): Path<String>,
 ) -> Response {
-    let staff = match require_staff(&cur) {
-        Ok(s) => s.id.clone(),
-        Err(r) => return r,
-    };
-    let user = match load_user(&app, &cur, &id).await {
-        Ok(u) => u,
+    let (staff, user) = match staff_action(&app, &cur, &id).await {
+        Ok(both) => both,
         Err(r) => return r,
     };
     if let Err(e) = app.svc.unlock(&user.id, &staff).await {
@@ -507,12 +510,8 @@ pub(crate) async fn contact<U: UserStore, P: PinStore>(
     Path(id): Path<String>,
     Form(form): Form<ContactForm>,
 ) -> Response {
-    let staff = match require_staff(&cur) {
-        Ok(s) => s.id.clone(),
-        Err(r) => return r,
-    };
-    let user = match load_user(&app, &cur, &id).await {
-        Ok(u) => u,
+    let (staff, user) = match staff_action(&app, &cur, &id).await {
+        Ok(both) => both,
         Err(r) => return r,
     };
     let (tone, text) = match app
