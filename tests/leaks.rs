@@ -12,12 +12,32 @@ use std::sync::{Arc, Mutex};
 
 use chrono::TimeDelta;
 use pin_activation::{
-    ChannelChoice, DeliveryErrorKind, Error, FirstActivation, InMemoryPinStore, InMemoryUserStore, NewUser, Password,
+    ChannelChoice, DeliveryErrorKind, FirstActivation, InMemoryPinStore, InMemoryUserStore, NewUser, Password,
     PinStore, SignIn,
 };
 
 #[derive(Clone, Default)]
 struct Capture(Arc<Mutex<Vec<u8>>>);
+
+impl Capture {
+    /// Captures every `tracing` event at TRACE on this thread until the
+    /// guard drops.
+    fn trace() -> (Self, tracing::subscriber::DefaultGuard) {
+        let capture = Capture::default();
+        let subscriber = tracing_subscriber::fmt()
+            .with_max_level(tracing::Level::TRACE)
+            .with_writer(capture.clone())
+            .with_ansi(false)
+            .finish();
+        let guard = tracing::subscriber::set_default(subscriber);
+        (capture, guard)
+    }
+
+    /// What was logged so far.
+    fn text(&self) -> String {
+        String::from_utf8(self.0.lock().unwrap().clone()).unwrap()
+    }
+}
 
 impl Write for Capture {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
@@ -38,13 +58,7 @@ impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Capture {
 
 #[tokio::test]
 async fn case_c18_no_secret_in_logs_errors_events_or_debug() {
-    let capture = Capture::default();
-    let subscriber = tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::TRACE)
-        .with_writer(capture.clone())
-        .with_ansi(false)
-        .finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
+    let (capture, _guard) = Capture::trace();
 
     let h = common::harness(InMemoryUserStore::new(), InMemoryPinStore::new(), common::config());
     let mut secrets: Vec<String> = Vec::new();
@@ -156,7 +170,7 @@ async fn case_c18_no_secret_in_logs_errors_events_or_debug() {
     }
     seen.push(format!("{:?}", Password::new(good)));
     seen.push(format!("{}", Password::new(good)));
-    let logs = String::from_utf8(capture.0.lock().unwrap().clone()).unwrap();
+    let logs = capture.text();
     assert!(
         logs.contains("pin_activation::audit"),
         "the capture saw the audit events"
@@ -185,7 +199,7 @@ async fn case_c18_no_secret_in_logs_errors_events_or_debug() {
     );
 }
 
-fn error_chain(e: &Error) -> String {
+fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
     let mut out = String::new();
     let mut source: Option<&dyn std::error::Error> = Some(e);
     while let Some(s) = source {
@@ -201,13 +215,7 @@ fn error_chain(e: &Error) -> String {
 async fn pepper_and_smtp_password_never_leak() {
     use pin_activation::{Keyring, Pepper};
     const PEPPER: &str = "pepper-secret-6a1f9c";
-    let capture = Capture::default();
-    let subscriber = tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::TRACE)
-        .with_writer(capture.clone())
-        .with_ansi(false)
-        .finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
+    let (capture, _guard) = Capture::trace();
 
     let keyring = Keyring::with_current(Pepper::new("k1", PEPPER.as_bytes().to_vec()).unwrap());
     let mut seen = vec![format!("{keyring:?}")];
@@ -259,21 +267,15 @@ async fn pepper_and_smtp_password_never_leak() {
             common::t0(),
         );
         let err = notifier.send(&message).await.unwrap_err();
-        let mut chain = String::new();
-        let mut source: Option<&dyn std::error::Error> = Some(&err);
-        while let Some(e) = source {
-            chain.push_str(&format!("{e} | {e:?}\n"));
-            source = e.source();
-        }
-        seen.push(chain);
-        let logs = String::from_utf8(capture.0.lock().unwrap().clone()).unwrap();
+        seen.push(error_chain(&err));
+        let logs = capture.text();
         for text in seen.iter().chain([&logs]) {
             assert!(!text.contains(SMTP_PASSWORD), "the SMTP password leaked into: {text}");
             assert!(!text.contains("004271"), "the PIN leaked into: {text}");
         }
     }
 
-    let logs = String::from_utf8(capture.0.lock().unwrap().clone()).unwrap();
+    let logs = capture.text();
     assert!(logs.lines().count() > 5, "the capture saw the story");
     seen.push(logs);
     for text in &seen {
