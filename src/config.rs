@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::hash::HashPreset;
 use crate::identity::Region;
-use crate::notify::Templates;
+use crate::notify::{ChannelKind, Templates};
 use crate::password::PasswordPolicy;
 use crate::pin::{MAX_PIN_LENGTH, MIN_PIN_LENGTH};
 
@@ -114,6 +114,10 @@ pub struct ActivationConfig {
     /// address, a provider refusal), send the same PIN over the user's other
     /// channel. Default on. Never applies to an explicitly chosen channel.
     pub channel_fallback: bool,
+    /// The channel tried first when the user has both and the caller did
+    /// not choose (`ChannelChoice::Preferred`). Default `email`; `sms` for
+    /// an operator whose tenants answer texts sooner than mail.
+    pub preferred_channel: ChannelKind,
     /// Rules for new passwords.
     pub password: PasswordPolicy,
     /// Argon2 settings.
@@ -138,6 +142,7 @@ impl Default for ActivationConfig {
             daily_send_cap: 10,
             reset_mode: ResetMode::Keep,
             channel_fallback: true,
+            preferred_channel: ChannelKind::Email,
             password: PasswordPolicy::default(),
             hashing: HashingConfig::default(),
             default_region: Region::US,

@@ -18,7 +18,8 @@
 //! - [`store`]: the [`UserStore`] and [`PinStore`] traits and their contract;
 //!   [`memory`] implements both in memory.
 //! - [`notify`]: [`Notifier`], [`Channel`], [`ActivationMessage`], templates,
-//!   the outbox and console notifiers, [`Retrying`] and [`ChannelRouter`];
+//!   the outbox and console notifiers, [`Retrying`], [`ChannelRouter`] and
+//!   [`FallbackNotifier`];
 //!   the SMTP (feature `smtp`) and HTTP SMS (feature `sms-http`) notifiers.
 //! - [`hash`]: argon2id presets, pepper keyring, the bounded hasher.
 //! - [`pin`], [`password`], [`identity`]: PIN drawing and parsing, the
@@ -59,7 +60,7 @@ pub use identity::{Email, Login, Phone, Region, Role, UserId};
 pub use memory::{InMemoryPinStore, InMemoryUserStore};
 pub use notify::{
     ActivationMessage, Channel, ChannelKind, ChannelRouter, ConsoleNotifier, DeliveryError, DeliveryErrorKind,
-    DeliveryReceipt, Notifier, OutboxNotifier, PinPurpose, RetryPolicy, Retrying,
+    DeliveryReceipt, FallbackNotifier, Notifier, OutboxNotifier, PinPurpose, RetryPolicy, Retrying,
 };
 #[cfg(feature = "sms-http")]
 pub use notify::{HttpSmsConfig, HttpSmsNotifier, SmsSender};

@@ -559,7 +559,8 @@ where
     }
 
     /// The channels to try, in order: the chosen one alone, or the
-    /// preferred one followed (with fallback on) by the other.
+    /// configured preferred kind first, followed (with fallback on) by the
+    /// other.
     fn channels_to_try(&self, user: &User, choice: ChannelChoice) -> Result<Vec<Channel>> {
         let mut channels = user.channels();
         if channels.is_empty() {
@@ -567,6 +568,8 @@ where
         }
         match choice {
             ChannelChoice::Preferred => {
+                let preferred = self.inner.config.preferred_channel;
+                channels.sort_by_key(|c| c.kind() != preferred);
                 if !self.inner.config.channel_fallback {
                     channels.truncate(1);
                 }

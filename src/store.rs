@@ -484,7 +484,9 @@ pub trait PinStore: Send + Sync + 'static {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ChannelChoice {
-    /// Email if the user has one, else SMS.
+    /// The configured `preferred_channel` (email by default) if the user
+    /// has it, else the other one; with `channel_fallback` on, the other one
+    /// also after a permanent failure.
     #[default]
     Preferred,
     /// This channel, or [`Error::ChannelUnavailable`](crate::Error::ChannelUnavailable).

@@ -317,6 +317,56 @@ async fn permanent_email_failure_falls_back_to_sms() {
 }
 
 #[tokio::test]
+async fn the_preferred_channel_is_configurable_and_falls_back_to_the_other() {
+    let mut c = config();
+    c.preferred_channel = ChannelKind::Sms;
+    let h = harness(InMemoryUserStore::new(), InMemoryPinStore::new(), c.clone());
+    let both = NewUser::new("Sam").email("sam@example.com").phone("+1 312 555 0150");
+    let sam = h.svc.create_user(both.clone(), None).await.unwrap();
+    let FirstActivation::Sent(d) = sam.activation else {
+        panic!()
+    };
+    assert_eq!(d.channel, ChannelKind::Sms);
+    assert_eq!(
+        h.outbox.last_for(&sam.user.id).unwrap().channel.kind(),
+        ChannelKind::Sms
+    );
+
+    // Only an email: the preference cannot be met, the email goes.
+    let eve = h
+        .svc
+        .create_user(NewUser::new("Eve").email("eve@example.com"), None)
+        .await
+        .unwrap();
+    let FirstActivation::Sent(d) = eve.activation else {
+        panic!()
+    };
+    assert_eq!(d.channel, ChannelKind::Email);
+
+    // SMS refused for good: the same PIN by email, which signs in.
+    let h = harness(InMemoryUserStore::new(), InMemoryPinStore::new(), c.clone());
+    h.outbox.fail_next(1);
+    let sam = h.svc.create_user(both.clone(), None).await.unwrap();
+    let FirstActivation::Sent(d) = sam.activation else {
+        panic!()
+    };
+    assert_eq!(d.channel, ChannelKind::Email);
+    assert!(pin_accepted(&h.login("sam@example.com", &h.pin(&sam.user)).await));
+
+    // With fallback off, a refused SMS is the end of it.
+    c.channel_fallback = false;
+    let h = harness(InMemoryUserStore::new(), InMemoryPinStore::new(), c);
+    h.outbox.fail_next(1);
+    let sam = h.svc.create_user(both, None).await.unwrap();
+    assert!(
+        matches!(sam.activation, FirstActivation::Failed(_)),
+        "{:?}",
+        sam.activation
+    );
+    assert!(h.outbox.messages().is_empty());
+}
+
+#[tokio::test]
 async fn contact_change_kills_the_live_pin() {
     let h = h();
     let u = h.create("Tom", Some("tom@example.com"), None).await;

@@ -8,7 +8,7 @@ use std::time::Duration;
 use chrono::{TimeZone, Utc};
 use peers::{RecordedPauses, everything_said, pin_after, service};
 use pin_activation::config::MessageConfig;
-use pin_activation::notify::{HttpSmsConfig, HttpSmsNotifier, SmsSender, build_message};
+use pin_activation::notify::{FallbackNotifier, HttpSmsConfig, HttpSmsNotifier, SmsSender, build_message};
 use pin_activation::service::FirstActivation;
 use pin_activation::{
     ActivationMessage, Channel, Credential, DeliveryErrorKind, NewUser, Notifier, Password, Phone, Pin, PinPurpose,
@@ -257,4 +257,50 @@ async fn a_closed_port_is_transient() {
         .unwrap_err();
     assert_eq!(err.kind(), DeliveryErrorKind::Transient, "{err}");
     assert!(!everything_said(&err).contains(TOKEN));
+}
+
+#[tokio::test]
+async fn a_backup_gateway_takes_the_text_when_the_first_one_is_down() {
+    let down = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(503))
+        .mount(&down)
+        .await;
+    let backup = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path(MESSAGES))
+        .and(basic_auth(SID, TOKEN))
+        .respond_with(ResponseTemplate::new(201).set_body_json(json!({"sid": "SM77"})))
+        .expect(1)
+        .mount(&backup)
+        .await;
+    let pauses = RecordedPauses::default();
+    let notifier = FallbackNotifier::new(
+        retrying(config(&down), &pauses),
+        HttpSmsNotifier::new(config(&backup)).unwrap(),
+    );
+    let receipt = notifier.send(&message("004271")).await.unwrap();
+    assert_eq!(receipt.provider_id.as_deref(), Some("SM77"));
+    // The first gateway was retried to its limit before the backup was tried.
+    assert_eq!(requests(&down).await, 3);
+    let sent = backup.received_requests().await.unwrap();
+    let body = form(&sent[0].body);
+    assert_eq!(field(&body, "To"), Some("+13125550123"));
+    assert!(field(&body, "Body").unwrap().contains("004271"));
+
+    // A permanent refusal at the backup is what the caller sees when both fail.
+    let refusing = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(400).set_body_json(json!({"code": 21211, "message": "bad To"})))
+        .mount(&refusing)
+        .await;
+    let err = FallbackNotifier::new(
+        HttpSmsNotifier::new(config(&down)).unwrap(),
+        HttpSmsNotifier::new(config(&refusing)).unwrap(),
+    )
+    .send(&message("004271"))
+    .await
+    .unwrap_err();
+    assert_eq!(err.kind(), DeliveryErrorKind::Permanent, "{err}");
+    assert!(!everything_said(&err).contains("004271"));
 }

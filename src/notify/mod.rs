@@ -13,15 +13,20 @@
 //! A production stack is usually
 //! `ChannelRouter::new(Retrying::new(smtp, policy)?, Retrying::new(sms, policy)?)`.
 //!
-//! # Fallback lives in the service
+//! # Fallback: channels in the service, transports in a notifier
 //!
-//! There is no "fallback notifier": when the preferred channel fails
-//! permanently (bad address, provider refusal), the service itself sends the
-//! same PIN over the user's other channel (`ActivationConfig::channel_fallback`,
-//! on by default), because the message has to be rendered again for that
-//! channel. A notifier only ever sees one channel's message. Transient
-//! failures are retried by [`Retrying`] on the same channel and do not fall
-//! back: the address is fine, the transport is having a bad moment.
+//! When the preferred channel (`ActivationConfig::preferred_channel`, email
+//! by default) fails permanently (bad address, provider refusal), the
+//! service itself sends the same PIN over the user's other channel
+//! (`ActivationConfig::channel_fallback`, on by default), because the
+//! message has to be rendered again for that channel: a notifier only ever
+//! sees one channel's message. Transient failures are retried by
+//! [`Retrying`] on the same channel and do not fall back: the address is
+//! fine, the transport is having a bad moment.
+//!
+//! [`FallbackNotifier`] is the other half: a backup transport for the same
+//! channel (a second SMTP relay, a second SMS gateway), tried when the first
+//! one fails.
 //!
 //! # Errors
 //!
@@ -42,6 +47,7 @@ use crate::config::{ConfigError, MessageConfig};
 use crate::identity::{Email, Phone, UserId};
 use crate::secret::{Pin, SecretText};
 
+mod fallback;
 mod retry;
 mod router;
 #[cfg(feature = "sms-http")]
@@ -49,6 +55,7 @@ mod sms;
 #[cfg(feature = "smtp")]
 mod smtp;
 
+pub use fallback::{FallbackNotifier, FallbackOn};
 pub use retry::{RetryPolicy, Retrying, Sleeper, TokioSleeper};
 pub use router::ChannelRouter;
 #[cfg(feature = "sms-http")]
