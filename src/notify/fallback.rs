@@ -99,25 +99,9 @@ impl<A: Notifier, B: Notifier> Notifier for FallbackNotifier<A, B> {
 
 #[cfg(test)]
 mod tests {
-    use chrono::{TimeZone, Utc};
-
     use super::*;
-    use crate::config::MessageConfig;
-    use crate::identity::{Email, UserId};
-    use crate::notify::{Channel, ChannelKind, OutboxNotifier, PinPurpose, build_message};
-    use crate::secret::Pin;
-
-    fn message() -> ActivationMessage {
-        build_message(
-            &MessageConfig::default(),
-            UserId::new("u1").unwrap(),
-            "Alice",
-            Channel::Email(Email::parse("alice@example.com").unwrap()),
-            PinPurpose::Activation,
-            Pin::new("004271"),
-            Utc.with_ymd_and_hms(2026, 12, 6, 16, 38, 0).unwrap(),
-        )
-    }
+    use crate::notify::tests::email_msg as message;
+    use crate::notify::{ChannelKind, OutboxNotifier};
 
     #[tokio::test]
     async fn the_primary_sends_when_it_can() {

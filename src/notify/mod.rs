@@ -595,11 +595,12 @@ pub fn build_message(
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use chrono::TimeZone;
 
-    fn msg(channel: Channel) -> ActivationMessage {
+    /// A message to Alice Smith (PIN 004271, valid until 2026-12-06 16:38:00 UTC).
+    pub(crate) fn msg(channel: Channel) -> ActivationMessage {
         build_message(
             &MessageConfig::default(),
             UserId::new("u1").unwrap(),
@@ -609,6 +610,11 @@ mod tests {
             Pin::new("004271"),
             Utc.with_ymd_and_hms(2026, 12, 6, 16, 38, 0).unwrap(),
         )
+    }
+
+    /// [`msg`] by email to alice@example.com.
+    pub(crate) fn email_msg() -> ActivationMessage {
+        msg(Channel::Email(Email::parse("alice@example.com").unwrap()))
     }
 
     #[test]

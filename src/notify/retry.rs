@@ -213,13 +213,9 @@ impl<N: Notifier> Notifier for Retrying<N> {
 mod tests {
     use std::sync::Mutex;
 
-    use chrono::{TimeZone, Utc};
-
     use super::*;
-    use crate::config::MessageConfig;
-    use crate::identity::{Email, UserId};
-    use crate::notify::{Channel, ChannelKind, DeliveryErrorKind, PinPurpose, build_message};
-    use crate::secret::Pin;
+    use crate::notify::tests::email_msg as message;
+    use crate::notify::{ChannelKind, DeliveryErrorKind};
 
     /// Fails with the scripted kinds, then succeeds.
     struct Scripted {
@@ -262,18 +258,6 @@ mod tests {
         async fn sleep(&self, d: Duration) {
             self.0.lock().unwrap().push(d);
         }
-    }
-
-    fn message() -> ActivationMessage {
-        build_message(
-            &MessageConfig::default(),
-            UserId::new("u1").unwrap(),
-            "Alice",
-            Channel::Email(Email::parse("alice@example.com").unwrap()),
-            PinPurpose::Activation,
-            Pin::new("004271"),
-            Utc.with_ymd_and_hms(2026, 12, 6, 16, 38, 0).unwrap(),
-        )
     }
 
     fn policy(max_attempts: u32) -> RetryPolicy {

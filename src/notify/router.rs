@@ -55,25 +55,10 @@ impl<E: Notifier, S: Notifier> Notifier for ChannelRouter<E, S> {
 
 #[cfg(test)]
 mod tests {
-    use chrono::{TimeZone, Utc};
-
     use super::*;
-    use crate::config::MessageConfig;
-    use crate::identity::{Email, Phone, Region, UserId};
-    use crate::notify::{ChannelKind, DeliveryErrorKind, OutboxNotifier, PinPurpose, build_message};
-    use crate::secret::Pin;
-
-    fn message(channel: Channel) -> ActivationMessage {
-        build_message(
-            &MessageConfig::default(),
-            UserId::new("u1").unwrap(),
-            "Alice",
-            channel,
-            PinPurpose::Activation,
-            Pin::new("004271"),
-            Utc.with_ymd_and_hms(2026, 12, 6, 16, 38, 0).unwrap(),
-        )
-    }
+    use crate::identity::{Email, Phone, Region};
+    use crate::notify::tests::msg as message;
+    use crate::notify::{ChannelKind, DeliveryErrorKind, OutboxNotifier};
 
     #[tokio::test]
     async fn each_channel_goes_to_its_own_notifier() {
