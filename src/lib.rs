@@ -71,6 +71,8 @@ pub use secret::{Credential, Password, Pin, ResetTicket};
 pub use service::{
     ActivationReport, ActivationService, CreatedUser, Delivery, FirstActivation, NewUser, ResetCompleted, SignIn,
 };
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+pub use sql::Durability;
 #[cfg(feature = "postgres")]
 pub use sql::postgres::PostgresStore;
 #[cfg(feature = "sqlite")]

@@ -14,8 +14,8 @@ use std::sync::Arc;
 use chrono::TimeDelta;
 use pin_activation::audit::{AuditEvent, RefusalReason};
 use pin_activation::{
-    AccountState, ActivationConfig, ActivationStatus, ChannelChoice, Error, ManualClock, MemoryAudit, NewUser,
-    Password, PinStore, PostgresStore, SignIn, UserId, testing,
+    AccountState, ActivationConfig, ActivationStatus, ChannelChoice, Durability, Error, ManualClock, MemoryAudit,
+    NewUser, Password, PinStore, PostgresStore, SignIn, UserId, testing,
 };
 use sql_support::{TestService, assert_store_error, last_pin, pg, service_with, t0};
 
@@ -60,6 +60,40 @@ async fn postgres_keeps_the_store_contract() {
     let shown = format!("{store:?}");
     assert!(shown.contains("127.0.0.1") || shown.contains("host"), "{shown}");
     store.pool().close().await;
+    schema.drop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn relaxed_durability_drops_only_the_commit_wait_and_keeps_the_contract() {
+    let Some(schema) = pg::schema("relaxed_durability").await else {
+        return;
+    };
+    let show = |store: PostgresStore| async move {
+        sqlx::query_scalar::<_, String>("SHOW synchronous_commit")
+            .fetch_one(store.pool())
+            .await
+            .unwrap()
+    };
+    let full = PostgresStore::connect_with(schema.options("full"), Durability::Full)
+        .await
+        .unwrap();
+    assert_eq!(show(full.clone()).await, "on");
+    let relaxed = PostgresStore::connect_with(schema.options("relaxed"), Durability::Relaxed)
+        .await
+        .unwrap();
+    assert_eq!(show(relaxed.clone()).await, "off");
+    // The schema's search_path, set in the same options, still applies.
+    relaxed.migrate().await.unwrap();
+    let tables: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM pg_tables WHERE schemaname = current_schema() AND tablename = 'activation_pins'",
+    )
+    .fetch_one(relaxed.pool())
+    .await
+    .unwrap();
+    assert_eq!(tables, 1);
+    testing::run_all(Arc::new(relaxed.clone()), Arc::new(relaxed.clone())).await;
+    full.pool().close().await;
+    relaxed.pool().close().await;
     schema.drop().await;
 }
 

@@ -9,8 +9,8 @@ use std::time::Duration;
 
 use chrono::TimeDelta;
 use pin_activation::{
-    AccountState, ActivationConfig, ActivationStatus, ManualClock, MemoryAudit, NewUser, Password, SignIn, SqliteStore,
-    testing,
+    AccountState, ActivationConfig, ActivationStatus, Durability, ManualClock, MemoryAudit, NewUser, Password, SignIn,
+    SqliteStore, testing,
 };
 use sql_support::{assert_store_error, last_pin, service_with, t0};
 use sqlx::Connection;
@@ -31,6 +31,36 @@ async fn sqlite_file_keeps_the_store_contract() {
     let dir = tempfile::tempdir().unwrap();
     let store = file_store(&dir).await;
     testing::run_all(Arc::new(store.clone()), Arc::new(store)).await;
+}
+
+/// `synchronous` as the pool's connections see it (0 OFF, 1 NORMAL, 2 FULL).
+async fn synchronous(store: &SqliteStore) -> i64 {
+    sqlx::query_scalar("PRAGMA synchronous")
+        .fetch_one(store.pool())
+        .await
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn relaxed_durability_drops_only_the_disk_wait_and_keeps_the_contract() {
+    let dir = tempfile::tempdir().unwrap();
+    let full = file_store(&dir).await;
+    assert_eq!(synchronous(&full).await, 2, "connect() waits for the disk (FULL)");
+    let relaxed_url = format!("sqlite://{}", dir.path().join("relaxed.db").display());
+    let relaxed = SqliteStore::connect_with(&relaxed_url, Durability::Relaxed)
+        .await
+        .unwrap();
+    relaxed.migrate().await.unwrap();
+    assert_eq!(synchronous(&relaxed).await, 1, "Relaxed is NORMAL");
+    let journal: String = sqlx::query_scalar("PRAGMA journal_mode")
+        .fetch_one(relaxed.pool())
+        .await
+        .unwrap();
+    assert_eq!(
+        journal, "wal",
+        "NORMAL is only corruption-safe with the write-ahead log"
+    );
+    testing::run_all(Arc::new(relaxed.clone()), Arc::new(relaxed)).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

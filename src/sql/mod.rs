@@ -68,6 +68,24 @@
 //! 256-bit random ticket, so what timing could reveal (how many leading
 //! bytes of a hash match) does not help anyone find a ticket.
 //!
+//! # Durability
+//!
+//! Every write is committed before the call returns, and by default
+//! ([`Durability::Full`]) each commit also waits for the disk (SQLite
+//! `synchronous = FULL`, PostgreSQL's default `synchronous_commit = on`).
+//! On the sign-in path that wait is most of what the store costs: two
+//! flushes per PIN sign-in (reserving the attempt, recording the success).
+//! [`Durability::Relaxed`] drops the wait (SQLite `synchronous = NORMAL` in
+//! write-ahead-log mode, PostgreSQL `synchronous_commit = off`); the README's
+//! benchmark table shows both. What it risks: after a power cut (SQLite) or
+//! a crash of the database server (PostgreSQL), the last transactions before
+//! it, up to a fraction of a second of them, are gone: attempts counted
+//! there are counted again from the state before, a ticket or a password
+//! set there must be set again. The database is never corrupt and never
+//! mixes states: what survives is everything up to some commit, in order.
+//! A crash of the portal process itself loses nothing in either mode, and
+//! the atomic promises (one statement, one lock) are the same.
+//!
 //! # Errors
 //!
 //! Unique violations become [`StoreErrorKind::Conflict`](crate::store::StoreErrorKind)
@@ -84,6 +102,19 @@ use crate::identity::{Email, Phone, Role, UserId};
 use crate::notify::{Channel, ChannelKind, DeliveryErrorKind, PinPurpose};
 use crate::state::AccountState;
 use crate::store::{DeliveryOutcome, DeliveryRecord, PinRecord, StoreError, TicketRecord, User};
+
+/// How long a commit waits: until the disk has it, or only until the
+/// database has it (see [the module docs](self#durability)).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Durability {
+    /// Each commit waits for the disk (the databases' own default).
+    #[default]
+    Full,
+    /// Commits do not wait for the disk: a power cut or a database-server
+    /// crash can lose the last fraction of a second of writes, never
+    /// consistency.
+    Relaxed,
+}
 
 #[cfg(feature = "postgres")]
 pub mod postgres;

@@ -9,15 +9,16 @@
 //! portal's own tables).
 
 use std::fmt;
+use std::str::FromStr;
 
 use async_trait::async_trait;
 use chrono::{DateTime, TimeDelta, Utc};
 use sqlx::Row;
-use sqlx::postgres::{PgPool, PgPoolOptions, PgRow};
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions, PgRow};
 
 use super::{
-    DeliveryRow, MIGRATIONS_TABLE, PinColumns, UserRow, backend, channel_text, conflict_or_backend, corrupt,
-    delivery_columns, purpose_text, refusal, send_decision, ticket_record,
+    DeliveryRow, Durability, MIGRATIONS_TABLE, PinColumns, UserRow, backend, channel_text, conflict_or_backend,
+    corrupt, delivery_columns, purpose_text, refusal, send_decision, ticket_record,
 };
 use crate::identity::{Email, Login, Phone, UserId};
 use crate::state::AccountState;
@@ -49,14 +50,31 @@ impl fmt::Debug for PostgresStore {
 
 impl PostgresStore {
     /// Connects a pool with sqlx's defaults to `url`
-    /// (`postgres://user:password@host:5432/database`). Does not create the
-    /// tables: call [`migrate`](Self::migrate).
+    /// (`postgres://user:password@host:5432/database`), with
+    /// [`Durability::Full`]. Does not create the tables: call
+    /// [`migrate`](Self::migrate).
     ///
     /// # Errors
     /// [`StoreErrorKind::Backend`](crate::store::StoreErrorKind::Backend)
     /// for a malformed URL or an unreachable server.
     pub async fn connect(url: &str) -> Result<Self, StoreError> {
-        let pool = PgPoolOptions::new().connect(url).await.map_err(backend)?;
+        let options = PgConnectOptions::from_str(url).map_err(backend)?;
+        Self::connect_with(options, Durability::Full).await
+    }
+
+    /// Connects a pool with sqlx's defaults using `options` (host, TLS,
+    /// `search_path`, ...); [`Durability::Relaxed`] adds
+    /// `synchronous_commit = off` to the sessions' options.
+    ///
+    /// # Errors
+    /// [`StoreErrorKind::Backend`](crate::store::StoreErrorKind::Backend)
+    /// for an unreachable server.
+    pub async fn connect_with(options: PgConnectOptions, durability: Durability) -> Result<Self, StoreError> {
+        let options = match durability {
+            Durability::Full => options,
+            Durability::Relaxed => options.options([("synchronous_commit", "off")]),
+        };
+        let pool = PgPoolOptions::new().connect_with(options).await.map_err(backend)?;
         Ok(Self { pool })
     }
 

@@ -12,11 +12,13 @@ use std::str::FromStr;
 use async_trait::async_trait;
 use chrono::{DateTime, TimeDelta, Utc};
 use sqlx::Row;
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow, SqliteSynchronous,
+};
 
 use super::{
-    DeliveryRow, MIGRATIONS_TABLE, PinColumns, UserRow, backend, channel_text, conflict_or_backend, corrupt,
-    delivery_columns, purpose_text, refusal, send_decision, ticket_record,
+    DeliveryRow, Durability, MIGRATIONS_TABLE, PinColumns, UserRow, backend, channel_text, conflict_or_backend,
+    corrupt, delivery_columns, purpose_text, refusal, send_decision, ticket_record,
 };
 use crate::identity::{Email, Login, Phone, UserId};
 use crate::state::AccountState;
@@ -59,9 +61,24 @@ impl SqliteStore {
     /// [`StoreErrorKind::Backend`](crate::store::StoreErrorKind::Backend)
     /// for a malformed URL or a database that cannot be opened.
     pub async fn connect(url: &str) -> Result<Self, StoreError> {
+        Self::connect_with(url, Durability::Full).await
+    }
+
+    /// [`connect`](Self::connect) with the given [`Durability`]: `Full` is
+    /// `synchronous = FULL`, `Relaxed` is `synchronous = NORMAL` (safe from
+    /// corruption in write-ahead-log mode). An in-memory database has no
+    /// disk to wait for either way.
+    ///
+    /// # Errors
+    /// As [`connect`](Self::connect).
+    pub async fn connect_with(url: &str, durability: Durability) -> Result<Self, StoreError> {
         let options = SqliteConnectOptions::from_str(url)
             .map_err(backend)?
-            .create_if_missing(true);
+            .create_if_missing(true)
+            .synchronous(match durability {
+                Durability::Full => SqliteSynchronous::Full,
+                Durability::Relaxed => SqliteSynchronous::Normal,
+            });
         let pool = if is_memory_url(url) {
             SqlitePoolOptions::new()
                 .max_connections(1)
