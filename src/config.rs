@@ -108,6 +108,11 @@ pub struct ActivationConfig {
     pub resend_cooldown: Duration,
     /// Most PINs sent to one user in any 24 hours, 1 to 100. Default 10.
     pub daily_send_cap: u32,
+    /// Of those, most that anonymous self-service requests (`request_pin`)
+    /// may use, 1 to 100 (and never more than `daily_send_cap`). Default 5:
+    /// whoever types a user's email into "send me a new code" cannot use up
+    /// the sends staff have for that user.
+    pub self_service_daily_cap: u32,
     /// Lost-password reset of an active user: keep or revoke the old password.
     pub reset_mode: ResetMode,
     /// When a PIN sent over the preferred channel fails permanently (a bad
@@ -140,6 +145,7 @@ impl Default for ActivationConfig {
             max_account_failures: 20,
             resend_cooldown: Duration::from_secs(60),
             daily_send_cap: 10,
+            self_service_daily_cap: 5,
             reset_mode: ResetMode::Keep,
             channel_fallback: true,
             preferred_channel: ChannelKind::Email,
@@ -232,6 +238,7 @@ impl ActivationConfig {
         in_range("max_attempts", self.max_attempts, 1, 10)?;
         in_range("max_account_failures", self.max_account_failures, 1, 100)?;
         in_range("daily_send_cap", self.daily_send_cap, 1, 100)?;
+        in_range("self_service_daily_cap", self.self_service_daily_cap, 1, 100)?;
         let p = &self.password;
         if p.min_length <= self.pin_length || p.min_length < 8 {
             return Err(ConfigError::new(
@@ -301,6 +308,8 @@ mod tests {
             ("max_account_failures", Box::new(|c| c.max_account_failures = 0)),
             ("max_account_failures", Box::new(|c| c.max_account_failures = 101)),
             ("daily_send_cap", Box::new(|c| c.daily_send_cap = 0)),
+            ("self_service_daily_cap", Box::new(|c| c.self_service_daily_cap = 0)),
+            ("self_service_daily_cap", Box::new(|c| c.self_service_daily_cap = 101)),
             ("resend_cooldown", Box::new(|c| c.resend_cooldown = Duration::ZERO)),
             ("activation_ttl", Box::new(|c| c.activation_ttl = Duration::ZERO)),
             (

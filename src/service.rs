@@ -103,6 +103,26 @@ pub enum FirstActivation {
     Failed(Error),
 }
 
+/// Who asked for a PIN: decides the send budget and whether a reset of an
+/// active account may revoke its password.
+#[derive(Debug, Clone, Copy)]
+enum Requester<'a> {
+    /// Staff (a re-send, or creating the user; `None` when no staff member
+    /// is named, as in a bulk import).
+    Staff(Option<&'a UserId>),
+    /// The user, anonymously (`request_pin`).
+    SelfService,
+}
+
+impl<'a> Requester<'a> {
+    fn staff(self) -> Option<&'a UserId> {
+        match self {
+            Requester::Staff(by) => by,
+            Requester::SelfService => None,
+        }
+    }
+}
+
 /// The result of [`ActivationService::create_user`].
 #[derive(Debug)]
 pub struct CreatedUser {
@@ -438,7 +458,7 @@ where
             by: by.cloned(),
         });
         let activation = if user.can_activate() {
-            match self.issue(&user, ChannelChoice::Preferred, by).await {
+            match self.issue(&user, ChannelChoice::Preferred, Requester::Staff(by)).await {
                 Ok(d) => FirstActivation::Sent(d),
                 Err(e) => FirstActivation::Failed(e),
             }
@@ -520,7 +540,7 @@ where
     #[instrument(skip_all, fields(user = %id))]
     pub async fn resend_activation(&self, id: &UserId, choice: ChannelChoice, by: &UserId) -> Result<Delivery> {
         let user = self.user(id).await?;
-        self.issue(&user, choice, Some(by)).await
+        self.issue(&user, choice, Requester::Staff(Some(by))).await
     }
 
     /// Self-service "send me a new code" / "forgot password". Answers the
@@ -550,7 +570,10 @@ where
                     return;
                 }
             };
-            if let Err(e) = this.issue(&user, ChannelChoice::Preferred, None).await {
+            if let Err(e) = this
+                .issue(&user, ChannelChoice::Preferred, Requester::SelfService)
+                .await
+            {
                 // Throttling and delivery failures are already audited.
                 tracing::info!(user = %user.id, error = %e, "self-service PIN request not sent");
             }
@@ -611,13 +634,18 @@ where
         Ok(pin)
     }
 
-    async fn issue(&self, user: &User, choice: ChannelChoice, by: Option<&UserId>) -> Result<Delivery> {
+    async fn issue(&self, user: &User, choice: ChannelChoice, requester: Requester<'_>) -> Result<Delivery> {
         let channels = self.channels_to_try(user, choice)?;
         let now = self.now();
         let c = &self.inner.config;
         let limits = SendLimits {
             cooldown: delta(c.resend_cooldown),
-            daily_cap: c.daily_send_cap,
+            // Anonymous requests draw on a smaller budget, so they can never
+            // use up the sends staff have for the user.
+            daily_cap: match requester {
+                Requester::Staff(_) => c.daily_send_cap,
+                Requester::SelfService => c.self_service_daily_cap.min(c.daily_send_cap),
+            },
         };
         if let SendReservation::Throttled { retry_at } = self.inner.pins.reserve_send(&user.id, now, limits).await? {
             self.audit(AuditEvent::Throttled {
@@ -626,7 +654,7 @@ where
             });
             return Err(Error::Throttled { retry_at });
         }
-        match self.issue_reserved(user, channels, by, now).await {
+        match self.issue_reserved(user, channels, requester, now).await {
             Err(e @ (Error::Delivery(_) | Error::Hashing(_))) => {
                 // Nothing went out: the send does not count.
                 self.inner.pins.release_send(&user.id, now).await?;
@@ -640,10 +668,11 @@ where
         &self,
         user: &User,
         channels: Vec<Channel>,
-        by: Option<&UserId>,
+        requester: Requester<'_>,
         now: DateTime<Utc>,
     ) -> Result<Delivery> {
         let c = &self.inner.config;
+        let by = requester.staff();
         let (purpose, next_state) = state::on_pin_issued(user.state);
         let ttl = match purpose {
             PinPurpose::Activation => c.activation_ttl,
@@ -671,7 +700,14 @@ where
             attempts: 0,
             issued_by: by.cloned(),
         };
-        let revoke = c.reset_mode == ResetMode::Revoke && user.state == AccountState::Active;
+        // Revoking the password is a staff decision about a compromised
+        // account; an anonymous "forgot password" must never end someone
+        // else's password and sessions.
+        // (A user already in ResetRequired after such a request still has
+        // the password, and a staff re-send in revoke mode ends it.)
+        let revoke = c.reset_mode == ResetMode::Revoke
+            && user.password_hash.is_some()
+            && matches!(requester, Requester::Staff(_));
         if next_state == user.state {
             // Pending or ResetRequired: confirm the state before the old PIN
             // is replaced (a failure here leaves the old PIN working), then
@@ -680,7 +716,7 @@ where
             if !self
                 .inner
                 .users
-                .transition(&user.id, user.state, next_state, false)
+                .transition(&user.id, user.state, next_state, revoke)
                 .await?
             {
                 return Err(Error::IllegalTransition(
@@ -714,7 +750,7 @@ where
                 ));
             }
         }
-        if next_state != user.state {
+        if next_state != user.state || revoke {
             self.audit(AuditEvent::ResetStarted {
                 user: user.id.clone(),
                 password_revoked: revoke,

@@ -541,6 +541,71 @@ async fn refusals_look_alike_and_cost_the_same() {
 }
 
 #[tokio::test]
+async fn a_self_service_request_never_revokes_a_password_even_in_revoke_mode() {
+    let mut cfg = config();
+    cfg.reset_mode = ResetMode::Revoke;
+    let h = harness(InMemoryUserStore::new(), InMemoryPinStore::new(), cfg);
+    let u = h.create("Vic", Some("vic@example.com"), None).await;
+    h.activate(&u, "vic@example.com", "copper lantern harbour").await;
+    h.clock.advance(TimeDelta::minutes(2));
+    // Anyone who knows the email can ask; the owner keeps the password.
+    h.svc.request_pin("vic@example.com").await.unwrap().finished().await;
+    let user = h.svc.user(&u.id).await.unwrap();
+    assert_eq!((user.state, user.credential_version), (AccountState::ResetRequired, 1));
+    assert!(user.password_hash.is_some());
+    assert!(h.audit.events().contains(&AuditEvent::ResetStarted {
+        user: u.id.clone(),
+        password_revoked: false
+    }));
+    assert!(signed_in(&h.login("vic@example.com", "copper lantern harbour").await));
+    // The PIN from the request works too.
+    assert!(pin_accepted(&h.login("vic@example.com", &h.pin(&u)).await));
+    // Staff revoking is still a revocation.
+    h.clock.advance(TimeDelta::minutes(2));
+    h.svc
+        .resend_activation(&u.id, ChannelChoice::Preferred, &staff())
+        .await
+        .unwrap();
+    assert!(is_refusal(&h.login("vic@example.com", "copper lantern harbour").await));
+    assert_eq!(h.svc.user(&u.id).await.unwrap().credential_version, 2);
+}
+
+#[tokio::test]
+async fn self_service_requests_cannot_use_up_the_staff_sends() {
+    let h = h();
+    let cfg = h.svc.config().clone();
+    assert_eq!((cfg.daily_send_cap, cfg.self_service_daily_cap), (10, 5));
+    let u = h.create("Wyn", Some("wyn@example.com"), None).await; // send 1 of 10
+    for _ in 0..10 {
+        h.clock.advance(TimeDelta::seconds(61));
+        h.svc.request_pin("wyn@example.com").await.unwrap().finished().await;
+    }
+    // The creation and four requests reached the self-service budget of 5.
+    assert_eq!(h.outbox.messages().len(), 5);
+    let throttled = h
+        .audit
+        .events()
+        .iter()
+        .filter(|e| matches!(e, AuditEvent::Throttled { .. }))
+        .count();
+    assert_eq!(throttled, 6);
+    // Staff still have the other five.
+    for _ in 0..5 {
+        h.clock.advance(TimeDelta::seconds(61));
+        h.svc
+            .resend_activation(&u.id, ChannelChoice::Preferred, &staff())
+            .await
+            .unwrap();
+    }
+    h.clock.advance(TimeDelta::seconds(61));
+    assert!(matches!(
+        h.svc.resend_activation(&u.id, ChannelChoice::Preferred, &staff()).await,
+        Err(Error::Throttled { .. })
+    ));
+    assert_eq!(h.outbox.messages().len(), 10);
+}
+
+#[tokio::test]
 async fn self_service_request_answers_alike_and_sends_only_on_record() {
     let h = h();
     let u = h.create("Xan", Some("xan@example.com"), None).await;
