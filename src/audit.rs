@@ -42,6 +42,11 @@ pub enum RefusalReason {
     NoPassword,
     /// Wrong password.
     WrongPassword,
+    /// The stored PIN or password hash cannot be checked: its pepper key is
+    /// no longer in the keyring, or the string is not one this crate reads.
+    /// An operator's fault (also logged at `error`), refused like a wrong
+    /// secret so that it tells the caller nothing.
+    UnverifiableHash,
 }
 
 /// Why a password reset was refused.

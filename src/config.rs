@@ -265,6 +265,18 @@ impl ActivationConfig {
         if self.hashing.preset.params().is_err() || m > 4 * 1024 * 1024 || t > 64 || pl > 64 {
             return Err(ConfigError::new("hashing", "argon2 costs out of range"));
         }
+        // OWASP's weakest argon2id configuration is m=7168 KiB with t=5
+        // (equivalently m=19456, t=2). Below it only the explicitly insecure
+        // `Testing` preset is accepted, so a custom preset cannot quietly
+        // be as weak.
+        if matches!(self.hashing.preset, HashPreset::Custom { .. })
+            && (m < 7168 || u64::from(m) * u64::from(t) < 35_840)
+        {
+            return Err(ConfigError::new(
+                "hashing.preset",
+                "custom costs below OWASP's minimum (m >= 7168 KiB and m x t >= 35840); use `testing` for test suites",
+            ));
+        }
         let msg = &self.messages;
         for (field, value, max) in [
             ("messages.operator_name", &msg.operator_name, 60),
@@ -310,6 +322,20 @@ mod tests {
             ("daily_send_cap", Box::new(|c| c.daily_send_cap = 0)),
             ("self_service_daily_cap", Box::new(|c| c.self_service_daily_cap = 0)),
             ("self_service_daily_cap", Box::new(|c| c.self_service_daily_cap = 101)),
+            (
+                "hashing.preset",
+                Box::new(|c| c.hashing.preset = HashPreset::Custom { m_kib: 8, t: 1, p: 1 }),
+            ),
+            (
+                "hashing.preset",
+                Box::new(|c| {
+                    c.hashing.preset = HashPreset::Custom {
+                        m_kib: 7168,
+                        t: 4,
+                        p: 1,
+                    }
+                }),
+            ),
             ("resend_cooldown", Box::new(|c| c.resend_cooldown = Duration::ZERO)),
             ("activation_ttl", Box::new(|c| c.activation_ttl = Duration::ZERO)),
             (

@@ -13,7 +13,7 @@ use crate::audit::{AuditEvent, AuditSink, NoAudit, RefusalReason, ResetRefusal};
 use crate::clock::{Clock, SystemClock};
 use crate::config::{ActivationConfig, ResetMode, delta};
 use crate::error::{Error, Result};
-use crate::hash::{HashProbe, HashStats, Hasher, Keyring};
+use crate::hash::{HashErrorKind, HashProbe, HashStats, Hasher, Keyring, Verification};
 use crate::identity::{Email, Login, Phone, Role, UserId, normalize_display_name};
 use crate::notify::{Channel, ChannelKind, Notifier, PinPurpose, build_message};
 use crate::password::normalize;
@@ -885,6 +885,23 @@ where
         }
     }
 
+    /// Checks `secret` against a user's stored hash. `None` when the hash
+    /// cannot be checked (its pepper key left the keyring, or it is not a
+    /// PHC string this crate reads): no computation ran, and the caller
+    /// refuses after the same work as a wrong secret, so a known user with
+    /// such a hash looks like any other refusal. The operator sees an error
+    /// log and the audit reason.
+    async fn verify_stored(&self, user: &UserId, secret: &[u8], stored: &str) -> Result<Option<Verification>> {
+        match self.inner.hasher.verify(secret, stored).await {
+            Ok(v) => Ok(Some(v)),
+            Err(e) if matches!(e.kind(), HashErrorKind::UnknownKey | HashErrorKind::MalformedHash) => {
+                tracing::error!(user = %user, error = %e, "a stored hash cannot be checked; keep retired pepper keys in the keyring");
+                Ok(None)
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
     async fn login_with_pin(&self, user: &User, pin: &Pin) -> Result<SignIn> {
         let id = Some(&user.id);
         if !state::accepts_pin(user.state) {
@@ -902,11 +919,12 @@ where
         if !user.has_contact(&record.channel) {
             return self.refuse(id, RefusalReason::ContactChanged, true).await;
         }
-        let verified = self
-            .inner
-            .hasher
-            .verify(pin.expose_secret().as_bytes(), &record.hash)
-            .await?;
+        let Some(verified) = self
+            .verify_stored(&user.id, pin.expose_secret().as_bytes(), &record.hash)
+            .await?
+        else {
+            return self.refuse(id, RefusalReason::UnverifiableHash, true).await;
+        };
         if !verified.matches {
             if record.attempts >= limits.max_attempts {
                 self.audit(AuditEvent::AttemptsExhausted { user: user.id.clone() });
@@ -947,7 +965,9 @@ where
         };
         let normalized = Password::new(normalize(secret.expose_secret()));
         let bytes = normalized.expose_secret().as_bytes();
-        let verified = self.inner.hasher.verify(bytes, stored).await?;
+        let Some(verified) = self.verify_stored(&user.id, bytes, stored).await? else {
+            return self.refuse(id, RefusalReason::UnverifiableHash, true).await;
+        };
         if !verified.matches {
             return self.refuse(id, RefusalReason::WrongPassword, false).await;
         }
