@@ -474,10 +474,11 @@ impl Templates {
         Self::check_placeholders("messages.templates.email_body", &self.email_body, true)?;
         Self::check_placeholders("messages.templates.sms_body", &self.sms_body, true)?;
         // The longest SMS this template can produce: the configured PIN
-        // length, a 40-character name.
+        // length, a name as long as an SMS ever shows one.
         let pin = "0".repeat(pin_length);
+        let longest_name = "X".repeat(SMS_NAME_CHARS);
         let sample = RenderInput {
-            name: "Xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
+            name: &longest_name,
             pin: &pin,
             expires_at: DateTime::<Utc>::MAX_UTC,
             purpose: PinPurpose::Activation,
@@ -528,7 +529,9 @@ impl Templates {
     }
 
     fn render_sms(&self, config: &MessageConfig, input: &RenderInput<'_>) -> SecretText {
-        SecretText::new(Self::fill(&self.sms_body, config, input))
+        let name = sms_name(input.name);
+        let input = RenderInput { name: &name, ..*input };
+        SecretText::new(Self::fill(&self.sms_body, config, &input))
     }
 
     /// Subject (email only) and body for `channel`.
@@ -546,6 +549,44 @@ impl Templates {
             Channel::Sms(_) => (None, self.render_sms(config, input)),
         }
     }
+}
+
+/// The most characters of a display name an SMS shows.
+const SMS_NAME_CHARS: usize = 40;
+
+/// A display name as an SMS shows it, so that the segment check made when
+/// the template was validated holds for every user: accents the GSM-7 set
+/// lacks become their base letter (`Zoë` becomes `Zoe`), other characters
+/// outside the set are left out, and the name is cut to
+/// [`SMS_NAME_CHARS`]. (Names are up to 200 characters of any script; the
+/// email shows them whole.)
+fn sms_name(name: &str) -> String {
+    use unicode_normalization::UnicodeNormalization;
+    use unicode_normalization::char::is_combining_mark;
+    let mut out = String::new();
+    for c in name.chars() {
+        if c == '\n' || c == '\r' {
+            out.push(' ');
+        } else if is_gsm7(c) {
+            out.push(c);
+        } else {
+            let base = match c {
+                'Ł' => "L".to_owned(),
+                'ł' => "l".to_owned(),
+                'Đ' => "D".to_owned(),
+                'đ' | 'ð' => "d".to_owned(),
+                'ı' => "i".to_owned(),
+                _ => std::iter::once(c).nfd().filter(|d| !is_combining_mark(*d)).collect(),
+            };
+            out.extend(base.chars().filter(|&d| is_gsm7(d) && d != '\n' && d != '\r'));
+        }
+    }
+    let out: String = out.split_whitespace().collect::<Vec<_>>().join(" ");
+    out.chars()
+        .take(SMS_NAME_CHARS)
+        .collect::<String>()
+        .trim_end()
+        .to_owned()
 }
 
 /// Escapes text for HTML content and double-quoted attribute values (`&`,
@@ -615,6 +656,51 @@ pub(crate) mod tests {
     /// [`msg`] by email to alice@example.com.
     pub(crate) fn email_msg() -> ActivationMessage {
         msg(Channel::Email(Email::parse("alice@example.com").unwrap()))
+    }
+
+    #[test]
+    fn an_sms_with_the_name_fits_one_segment_for_every_name() {
+        let mut cfg = MessageConfig::default();
+        cfg.templates.sms_body = "Hi {name}, {operator} PIN {pin}, valid until {expires}. {sign_in_url}".to_owned();
+        cfg.templates.validate(&cfg, 6).unwrap();
+        let phone = || Channel::Sms(Phone::parse("+13125550123", crate::identity::Region::US).unwrap());
+        for (name, shown) in [
+            ("Zoë Łukasiewicz-Ørsted", "Zoe Lukasiewicz-Ørsted"),
+            ("Émile Brontë", "Émile Bronte"),
+            ("李小龍 Bruce", "Bruce"),
+            ("Ada\nLovelace", "Ada Lovelace"),
+        ] {
+            let m = build_message(
+                &cfg,
+                UserId::new("u1").unwrap(),
+                name,
+                phone(),
+                PinPurpose::Activation,
+                Pin::new("004271"),
+                Utc.with_ymd_and_hms(2026, 12, 6, 16, 38, 0).unwrap(),
+            );
+            let text = m.body().expose_secret();
+            assert!(text.starts_with(&format!("Hi {shown}, ")), "{text}");
+            assert_eq!(sms_segment_problem(text), None, "{text}");
+        }
+        let long = "Bartholomew ".repeat(16);
+        let m = build_message(
+            &cfg,
+            UserId::new("u1").unwrap(),
+            &long,
+            phone(),
+            PinPurpose::Activation,
+            Pin::new("004271"),
+            Utc.with_ymd_and_hms(2026, 12, 6, 16, 38, 0).unwrap(),
+        );
+        let text = m.body().expose_secret();
+        assert_eq!(
+            sms_segment_problem(text),
+            None,
+            "{} characters: {text}",
+            text.chars().count()
+        );
+        assert!(text.contains("PIN 004271"));
     }
 
     #[test]
