@@ -3,6 +3,7 @@
 //! own test suites can use them. Clones share one store.
 
 use std::collections::HashMap;
+use std::fmt;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use async_trait::async_trait;
@@ -21,9 +22,18 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 /// Users in a map, with a unique index of logins.
-#[derive(Debug, Clone, Default)]
+#[derive(Clone, Default)]
 pub struct InMemoryUserStore {
     inner: Arc<Mutex<Users>>,
+}
+
+/// Counts only: the table holds password hashes and contact details.
+impl fmt::Debug for InMemoryUserStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("InMemoryUserStore")
+            .field("users", &lock(&self.inner).by_id.len())
+            .finish_non_exhaustive()
+    }
 }
 
 #[derive(Debug, Default)]
@@ -162,9 +172,23 @@ impl UserStore for InMemoryUserStore {
 }
 
 /// PINs, tickets, failure counts and send history per user.
-#[derive(Debug, Clone, Default)]
+#[derive(Clone, Default)]
 pub struct InMemoryPinStore {
     inner: Arc<Mutex<PinTables>>,
+}
+
+/// Counts only: the tables hold PIN and ticket hashes.
+impl fmt::Debug for InMemoryPinStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let tables = lock(&self.inner);
+        f.debug_struct("InMemoryPinStore")
+            .field("users", &tables.entries.len())
+            .field(
+                "live_pins",
+                &tables.entries.values().filter(|e| e.pin.is_some()).count(),
+            )
+            .finish_non_exhaustive()
+    }
 }
 
 #[derive(Debug, Default)]
@@ -187,10 +211,20 @@ impl PinTables {
 #[derive(Debug, Default)]
 struct PinEntry {
     pin: Option<PinRecord>,
+    previous_hash: Option<String>,
     ticket: Option<TicketRecord>,
     failures: u32,
     sends: Vec<DateTime<Utc>>,
     deliveries: Vec<DeliveryRecord>,
+}
+
+impl PinEntry {
+    /// Replaces the live PIN, remembering the hash of the one it replaces.
+    fn replace_pin(&mut self, pin: Option<PinRecord>) {
+        if let Some(old) = std::mem::replace(&mut self.pin, pin) {
+            self.previous_hash = Some(old.hash);
+        }
+    }
 }
 
 impl InMemoryPinStore {
@@ -243,7 +277,7 @@ impl PinStore for InMemoryPinStore {
     async fn put_pin(&self, user: &UserId, pin: PinRecord) -> Result<(), StoreError> {
         let mut all = lock(&self.inner);
         all.clear_ticket(user);
-        all.entries.entry(user.clone()).or_default().pin = Some(pin);
+        all.entries.entry(user.clone()).or_default().replace_pin(Some(pin));
         Ok(())
     }
 
@@ -253,6 +287,7 @@ impl PinStore for InMemoryPinStore {
             .get(user)
             .map(|e| PinSnapshot {
                 pin: e.pin.clone(),
+                previous_hash: e.previous_hash.clone(),
                 failures: e.failures,
                 deliveries: e.deliveries.clone(),
             })
@@ -340,7 +375,7 @@ impl PinStore for InMemoryPinStore {
         if valid {
             all.clear_ticket(user);
             if let Some(entry) = all.entries.get_mut(user) {
-                entry.pin = None;
+                entry.replace_pin(None);
             }
         }
         Ok(valid)
@@ -350,7 +385,7 @@ impl PinStore for InMemoryPinStore {
         let mut all = lock(&self.inner);
         all.clear_ticket(user);
         if let Some(entry) = all.entries.get_mut(user) {
-            entry.pin = None;
+            entry.replace_pin(None);
         }
         Ok(())
     }

@@ -683,8 +683,9 @@ where
             .duration_trunc(TimeDelta::seconds(1))
             .unwrap_or(now + delta(ttl));
 
-        let previous = self.inner.pins.snapshot(&user.id).await?.pin;
-        let pin = self.draw_fresh(previous.as_ref().map(|p| p.hash.as_str())).await?;
+        let snapshot = self.inner.pins.snapshot(&user.id).await?;
+        let previous = snapshot.pin.map(|p| p.hash).or(snapshot.previous_hash);
+        let pin = self.draw_fresh(previous.as_deref()).await?;
         let hash = self.inner.hasher.hash(pin.expose_secret().as_bytes()).await?;
 
         let (channel, receipt) = self.deliver(user, channels, purpose, &pin, expires_at).await?;

@@ -260,7 +260,7 @@ mod tests {
                 &PinSnapshot {
                     pin,
                     failures,
-                    deliveries: vec![],
+                    ..PinSnapshot::default()
                 },
                 now,
                 5,

@@ -206,16 +206,32 @@ pub struct DeliveryRecord {
     pub outcome: DeliveryOutcome,
 }
 
-/// What the PIN store knows of one user.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+/// What the PIN store knows of one user. `Debug` leaves the previous hash
+/// out.
+#[derive(Clone, Default, PartialEq, Eq)]
 pub struct PinSnapshot {
     /// The current PIN, if any.
     pub pin: Option<PinRecord>,
+    /// The hash of the last PIN the user had before it (replaced, consumed
+    /// by a completed reset or revoked), so that a fresh PIN never repeats
+    /// it even after the live one is gone.
+    pub previous_hash: Option<String>,
     /// Consecutive PIN failures of the account.
     pub failures: u32,
     /// The last delivery attempt per channel (at most one email and one SMS
     /// record), email first.
     pub deliveries: Vec<DeliveryRecord>,
+}
+
+impl fmt::Debug for PinSnapshot {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PinSnapshot")
+            .field("pin", &self.pin)
+            .field("has_previous", &self.previous_hash.is_some())
+            .field("failures", &self.failures)
+            .field("deliveries", &self.deliveries)
+            .finish()
+    }
 }
 
 /// Limits for [`PinStore::reserve_attempt`].

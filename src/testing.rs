@@ -106,6 +106,7 @@ pub async fn run_all<U: UserStore, P: PinStore>(users: Arc<U>, pins: Arc<P>) {
     pin_store_attempt_race(&*users, Arc::clone(&pins)).await;
     pin_store_tickets(&*users, &*pins).await;
     pin_store_ticket_race(&*users, Arc::clone(&pins)).await;
+    pin_store_previous_hash(&*users, &*pins).await;
     pin_store_sends(&*users, Arc::clone(&pins)).await;
     pin_store_deliveries(&*users, &*pins).await;
 }
@@ -334,6 +335,62 @@ pub async fn user_store_races<U: UserStore>(users: Arc<U>) {
         "16 racing set_password calls from Pending: exactly one succeeds"
     );
     assert_eq!(users.get(&u.id).await.unwrap().unwrap().credential_version, 1);
+}
+
+/// The hash of the PIN before the live one survives replacement,
+/// consumption and revocation, so a fresh PIN can be kept from repeating it.
+pub async fn pin_store_previous_hash<U: UserStore, P: PinStore>(users: &U, pins: &P) {
+    let u = insert(users, false).await;
+    let with_hash = |tag: &str| PinRecord {
+        hash: sample_pin(&u).hash.replace("aGFzaGhh", tag),
+        ..sample_pin(&u)
+    };
+    let (a, b, c, d) = (
+        with_hash("QUFBQUFB"),
+        with_hash("QkJCQkJC"),
+        with_hash("Q0NDQ0ND"),
+        with_hash("RERERERE"),
+    );
+    let previous = |snap: PinSnapshot| snap.previous_hash;
+    pins.put_pin(&u.id, a.clone()).await.unwrap();
+    assert_eq!(
+        previous(pins.snapshot(&u.id).await.unwrap()),
+        None,
+        "a first PIN has no predecessor"
+    );
+    pins.put_pin(&u.id, b.clone()).await.unwrap();
+    assert_eq!(
+        previous(pins.snapshot(&u.id).await.unwrap()),
+        Some(a.hash.clone()),
+        "a replaced PIN's hash is kept"
+    );
+    let now = t0() + TimeDelta::minutes(1);
+    assert!(
+        pins.record_success(&u.id, &b.pin_id, ticket(&u, &b, "prev-ticket"))
+            .await
+            .unwrap()
+    );
+    assert!(pins.consume_ticket(&u.id, "prev-ticket", now).await.unwrap());
+    let snap = pins.snapshot(&u.id).await.unwrap();
+    assert_eq!(
+        (snap.pin, snap.previous_hash),
+        (None, Some(b.hash.clone())),
+        "a PIN consumed by a reset is kept as the previous one"
+    );
+    pins.put_pin(&u.id, c.clone()).await.unwrap();
+    assert_eq!(
+        previous(pins.snapshot(&u.id).await.unwrap()),
+        Some(b.hash.clone()),
+        "replacing nothing live keeps the earlier predecessor"
+    );
+    pins.revoke_pin(&u.id).await.unwrap();
+    assert_eq!(
+        previous(pins.snapshot(&u.id).await.unwrap()),
+        Some(c.hash.clone()),
+        "a revoked PIN is kept"
+    );
+    pins.put_pin(&u.id, d).await.unwrap();
+    assert_eq!(previous(pins.snapshot(&u.id).await.unwrap()), Some(c.hash));
 }
 
 /// PIN storage, replacement and the attempt rules.

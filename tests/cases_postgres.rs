@@ -1,7 +1,8 @@
-//! The cases of `shared/cases/cases.md` that concern storage (C01, C02,
-//! C04, C05, C06, C10, C11) against `PostgresStore`, each in a schema of its
-//! own. Without a server they skip with a reason on stderr, except under
-//! `CI=true`, where they fail (see `sql_support::pg`).
+//! Every store-generic case of `shared/cases/cases.md` (C01 to C08, C10 to
+//! C17; C09 and C18 are about the process and its logs) against
+//! `PostgresStore`, each in a schema of its own. Without a server they skip
+//! with a reason on stderr, except under `CI=true`, where they fail (see
+//! `sql_support::pg`).
 
 mod common;
 mod sql_support;
@@ -32,4 +33,13 @@ postgres_case! {
     case_c06_postgres_one_ticket_two_passwords => cases::case_c06,
     case_c10_postgres_uppercase_email => cases::case_c10,
     case_c11_postgres_phone_formats => cases::case_c11,
+    case_c03_postgres_off_by_one => cases::case_c03,
+    case_c07_postgres_no_replay_after_activation => cases::case_c07,
+    case_c08_postgres_expiry_without_grace => cases::case_c08,
+    case_c12_postgres_leading_zeros => cases::case_c12,
+    case_c13_postgres_fresh_pin_differs => cases::case_c13_fresh_pin,
+    case_c14_postgres_policy_at_forced_change => cases::case_c14,
+    case_c15_postgres_no_ticket_no_password => cases::case_c15,
+    case_c16_postgres_pin_bound_to_user => cases::case_c16,
+    case_c17_postgres_malformed_secrets => cases::case_c17,
 }

@@ -1,6 +1,7 @@
-//! The cases of `shared/cases/cases.md` that concern storage (C01, C02,
-//! C04, C05, C06, C10, C11) against `SqliteStore`, each on a fresh database
-//! file with a pool of several connections (so the races are real).
+//! Every store-generic case of `shared/cases/cases.md` (C01 to C08, C10 to
+//! C17; C09 and C18 are about the process and its logs) against
+//! `SqliteStore`, each on a fresh database file with a pool of several
+//! connections (so the races are real).
 
 mod common;
 
@@ -34,4 +35,13 @@ sqlite_case! {
     case_c06_sqlite_one_ticket_two_passwords => cases::case_c06,
     case_c10_sqlite_uppercase_email => cases::case_c10,
     case_c11_sqlite_phone_formats => cases::case_c11,
+    case_c03_sqlite_off_by_one => cases::case_c03,
+    case_c07_sqlite_no_replay_after_activation => cases::case_c07,
+    case_c08_sqlite_expiry_without_grace => cases::case_c08,
+    case_c12_sqlite_leading_zeros => cases::case_c12,
+    case_c13_sqlite_fresh_pin_differs => cases::case_c13_fresh_pin,
+    case_c14_sqlite_policy_at_forced_change => cases::case_c14,
+    case_c15_sqlite_no_ticket_no_password => cases::case_c15,
+    case_c16_sqlite_pin_bound_to_user => cases::case_c16,
+    case_c17_sqlite_malformed_secrets => cases::case_c17,
 }

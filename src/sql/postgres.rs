@@ -138,7 +138,8 @@ macro_rules! pin_columns {
 /// account's failures stay.
 macro_rules! clear_pin {
     () => {
-        "pin_id = NULL, pin_hash = NULL, purpose = NULL, channel_kind = NULL, channel_address = NULL, \
+        "previous_pin_hash = COALESCE(pin_hash, previous_pin_hash), \
+         pin_id = NULL, pin_hash = NULL, purpose = NULL, channel_kind = NULL, channel_address = NULL, \
          issued_at = NULL, expires_at = NULL, attempts = 0, issued_by = NULL, \
          ticket_hash = NULL, ticket_pin_id = NULL, ticket_expires_at = NULL"
     };
@@ -414,7 +415,9 @@ impl PinStore for PostgresStore {
             "INSERT INTO activation_pins (user_id, ",
             pin_columns!(),
             ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) \
-             ON CONFLICT (user_id) DO UPDATE SET pin_id = excluded.pin_id, pin_hash = excluded.pin_hash, \
+             ON CONFLICT (user_id) DO UPDATE SET \
+             previous_pin_hash = COALESCE(activation_pins.pin_hash, activation_pins.previous_pin_hash), \
+             pin_id = excluded.pin_id, pin_hash = excluded.pin_hash, \
              purpose = excluded.purpose, channel_kind = excluded.channel_kind, \
              channel_address = excluded.channel_address, issued_at = excluded.issued_at, \
              expires_at = excluded.expires_at, attempts = excluded.attempts, issued_by = excluded.issued_by, \
@@ -439,7 +442,7 @@ impl PinStore for PostgresStore {
     async fn snapshot(&self, user: &UserId) -> Result<PinSnapshot, StoreError> {
         // One statement, so the PIN and the deliveries are read together.
         let rows = sqlx::query(concat!(
-            "SELECT p.failures, ",
+            "SELECT p.failures, p.previous_pin_hash, ",
             "p.pin_id, p.pin_hash, p.purpose, p.channel_kind, p.channel_address, p.issued_at, p.expires_at, \
              p.attempts, p.issued_by, d.channel, d.at, d.outcome, d.provider_id, d.error_kind \
              FROM (SELECT $1::text AS user_id) AS k \
@@ -458,6 +461,7 @@ impl PinStore for PostgresStore {
                 if let Some(failures) = failures {
                     snapshot.failures = count(failures, "failures")?;
                     snapshot.pin = pin_from_row(row)?;
+                    snapshot.previous_hash = row.try_get("previous_pin_hash").map_err(backend)?;
                 }
             }
             let channel: Option<String> = row.try_get("channel").map_err(backend)?;
