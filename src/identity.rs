@@ -7,7 +7,10 @@
 //! - **Email**: surrounding whitespace trimmed, Unicode NFC, then lower-cased
 //!   as a whole (local part included: portals treat addresses
 //!   case-insensitively, and a bulk import's `Alice@Example.COM` must be the
-//!   same person as `alice@example.com`). Syntax is checked by the
+//!   same person as `alice@example.com`). The domain is then put in its
+//!   Unicode form by UTS-46 (the `idna` crate), so a punycode domain
+//!   (`xn--bcher-kva.example`) is the same as `bücher.example`. Syntax is
+//!   checked by the
 //!   `email_address` crate with display names refused and a dotted domain
 //!   required. NFC folds compatibility singletons such as the Kelvin sign
 //!   (U+212A) to their canonical letter, so such look-alikes collide with the
@@ -192,7 +195,17 @@ impl Email {
         // NFC, lower-case, NFC again: lower-casing can undo NFC (`W` +
         // ring above has no precomposed form, `w` + ring above does), and
         // the canonical form must parse back to itself.
-        let canonical: String = trimmed.nfc().collect::<String>().to_lowercase().nfc().collect();
+        let mut canonical: String = trimmed.nfc().collect::<String>().to_lowercase().nfc().collect();
+        // The domain in its Unicode form (UTS-46, as browsers and mail
+        // clients read it): `xn--bcher-kva.example` and `bücher.example`
+        // are one domain, so they must be one account.
+        if let Some(at) = canonical.rfind('@') {
+            let (unicode, valid) = idna::domain_to_unicode(&canonical[at + 1..]);
+            if valid.is_err() || unicode.is_empty() {
+                return Err(InputError::InvalidEmail);
+            }
+            canonical.replace_range(at + 1.., &unicode);
+        }
         let options = email_address::Options::default()
             .without_display_text()
             .with_required_tld();

@@ -185,9 +185,27 @@ async fn lookalike_and_normalization_forms_of_one_email() {
         h.login("k\u{131}m@example.com", &h.pin(&k)).await,
         Err(Error::InvalidCredentials)
     ));
-    // an IDN domain is kept in Unicode, lower-cased
+    // an IDN domain is kept in Unicode, lower-cased, and its punycode form
+    // is the same address
     let idn = h.create("Müller", Some("Anna@Bücher.Example"), None).await;
-    assert_eq!(idn.email.unwrap().as_str(), "anna@bücher.example");
+    assert_eq!(idn.email.as_ref().unwrap().as_str(), "anna@bücher.example");
+    assert!(matches!(
+        h.svc
+            .create_user(NewUser::new("Anna again").email("anna@XN--BCHER-KVA.example"), None)
+            .await,
+        Err(Error::Duplicate("email"))
+    ));
+    assert!(matches!(
+        h.login("anna@xn--bcher-kva.example", &h.pin(&idn)).await,
+        Ok(SignIn::ResetRequired { .. })
+    ));
+    // a punycode label that decodes to nothing valid is not an address
+    assert!(matches!(
+        h.svc
+            .create_user(NewUser::new("Bad").email("a@xn--zz.example"), None)
+            .await,
+        Err(Error::InvalidInput(_))
+    ));
     // 00 and + prefixes are one number
     let p = h.create("Pia", None, Some("0044 7911 123456")).await;
     assert!(matches!(
