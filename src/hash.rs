@@ -287,6 +287,14 @@ enum BlockFunction {
 
 impl BlockFunction {
     fn detect() -> Self {
+        // Without optimizations (a plain `cargo run` or `cargo test`) the
+        // crate's own AVX2 code would run at opt-level 0, about 80 times
+        // slower than the `argon2` crate, which a `[profile.dev.package]`
+        // override keeps at opt-level 3 (see the README). The bits are the
+        // same either way (tested in `hash/avx2.rs`).
+        if cfg!(debug_assertions) {
+            return Self::Argon2Crate;
+        }
         #[cfg(target_arch = "x86_64")]
         if let Some(simd) = avx2::detect() {
             return Self::Avx2(simd);
@@ -378,8 +386,9 @@ impl Hasher {
     }
 
     /// Which implementation computes this hasher's hashes: `"avx2"` (the
-    /// crate's AVX2 block function, single-lane presets on CPUs with AVX2)
-    /// or `"argon2-crate"` (RustCrypto `argon2`). Both give the same bits.
+    /// crate's AVX2 block function, single-lane presets on CPUs with AVX2,
+    /// in builds without `debug_assertions`) or `"argon2-crate"` (RustCrypto
+    /// `argon2`). Both give the same bits.
     pub fn block_function(&self) -> &'static str {
         self.inner.block_function.for_params(&self.inner.params).name()
     }
