@@ -111,8 +111,9 @@ pub enum AuditEvent {
         /// When a new PIN may be sent.
         retry_at: DateTime<Utc>,
     },
-    /// A self-service request named an identifier with no user, or a user
-    /// that cannot be reached. Nothing was sent.
+    /// A self-service request named an identifier with no user, a user
+    /// that cannot be reached, or one whose PIN sign-in is locked. Nothing
+    /// was sent.
     RequestIgnored {
         /// The user, when there is one.
         user: Option<UserId>,
@@ -164,6 +165,13 @@ pub enum AuditEvent {
         user: UserId,
         /// Whether the old password was revoked.
         password_revoked: bool,
+    },
+    /// A right password ended a pending lost-password reset (keep mode):
+    /// its PIN, its ticket and the account's PIN failures are gone, and the
+    /// user is `Active` again.
+    ResetCancelled {
+        /// The user.
+        user: UserId,
     },
     /// A new password was set and the user is active.
     ResetCompleted {

@@ -109,7 +109,7 @@ pub struct ActivationConfig {
     /// Most PINs sent to one user in any 24 hours, 1 to 100. Default 10.
     pub daily_send_cap: u32,
     /// Of those, most that anonymous self-service requests (`request_pin`)
-    /// may use, 1 to 100 (and never more than `daily_send_cap`). Default 5:
+    /// may use, 1 to 99 and below `daily_send_cap`. Default 5:
     /// whoever types a user's email into "send me a new code" cannot use up
     /// the sends staff have for that user.
     pub self_service_daily_cap: u32,
@@ -239,6 +239,12 @@ impl ActivationConfig {
         in_range("max_account_failures", self.max_account_failures, 1, 100)?;
         in_range("daily_send_cap", self.daily_send_cap, 1, 100)?;
         in_range("self_service_daily_cap", self.self_service_daily_cap, 1, 100)?;
+        if self.self_service_daily_cap >= self.daily_send_cap {
+            return Err(ConfigError::new(
+                "self_service_daily_cap",
+                "must be below daily_send_cap, so anonymous requests cannot use up the sends staff have",
+            ));
+        }
         let p = &self.password;
         if p.min_length <= self.pin_length || p.min_length < 8 {
             return Err(ConfigError::new(
@@ -322,6 +328,17 @@ mod tests {
             ("daily_send_cap", Box::new(|c| c.daily_send_cap = 0)),
             ("self_service_daily_cap", Box::new(|c| c.self_service_daily_cap = 0)),
             ("self_service_daily_cap", Box::new(|c| c.self_service_daily_cap = 101)),
+            (
+                "self_service_daily_cap",
+                Box::new(|c| c.self_service_daily_cap = c.daily_send_cap),
+            ),
+            (
+                "self_service_daily_cap",
+                Box::new(|c| {
+                    c.daily_send_cap = 3;
+                    c.self_service_daily_cap = 5;
+                }),
+            ),
             (
                 "hashing.preset",
                 Box::new(|c| c.hashing.preset = HashPreset::Custom { m_kib: 8, t: 1, p: 1 }),

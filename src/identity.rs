@@ -10,10 +10,12 @@
 //!   same person as `alice@example.com`). The domain is then put in its
 //!   Unicode form by UTS-46 (the `idna` crate), so a punycode domain
 //!   (`xn--bcher-kva.example`) is the same as `bücher.example`. Syntax is
-//!   checked by the
-//!   `email_address` crate with display names refused and a dotted domain
-//!   required. NFC folds compatibility singletons such as the Kelvin sign
-//!   (U+212A) to their canonical letter, so such look-alikes collide with the
+//!   checked by the `email_address` crate with display names refused and a
+//!   dotted domain required; the local part must be a dot-atom (a quoted
+//!   string or a comment would be a second spelling of one mailbox:
+//!   `"alice"@example.com` is `alice@example.com`) and the domain a name
+//!   (no address literal). NFC folds compatibility singletons such as the
+//!   Kelvin sign (U+212A) to their canonical letter, so such look-alikes collide with the
 //!   real address instead of creating a second account.
 //! - **Phone**: E.164 via the `phonenumber` crate (libphonenumber's data),
 //!   with a configurable default region for national formats. A leading `00`
@@ -42,6 +44,9 @@ pub enum InputError {
     /// The input contains control characters or other invisible code points.
     #[error("the {0} contains control or invisible characters")]
     ControlCharacters(&'static str),
+    /// An id with characters other than printable ASCII (spaces included).
+    #[error("the {0} may only hold printable ASCII characters, without spaces")]
+    NotPrintableAscii(&'static str),
     /// Not a valid email address.
     #[error("not a valid email address")]
     InvalidEmail,
@@ -74,7 +79,7 @@ impl UserId {
             return Err(InputError::TooLong("user id"));
         }
         if !id.bytes().all(|b| b.is_ascii_graphic()) {
-            return Err(InputError::ControlCharacters("user id"));
+            return Err(InputError::NotPrintableAscii("user id"));
         }
         Ok(Self(id))
     }
@@ -179,6 +184,10 @@ fn check_raw<'a>(input: &'a str, what: &'static str) -> Result<&'a str, InputErr
     Ok(trimmed)
 }
 
+/// Characters that only appear in quoted or commented local parts and in
+/// address literals.
+const QUOTING: [char; 12] = ['"', '\\', '(', ')', '[', ']', ' ', ',', ':', ';', '<', '>'];
+
 /// A normalized email address (see the module docs for the rules).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
@@ -196,6 +205,14 @@ impl Email {
         // ring above has no precomposed form, `w` + ring above does), and
         // the canonical form must parse back to itself.
         let mut canonical: String = trimmed.nfc().collect::<String>().to_lowercase().nfc().collect();
+        // Only a dot-atom local part (RFC 5322; Unicode letters allowed as
+        // in RFC 6531) and a domain name: a quoted string or a comment is
+        // another spelling of one mailbox (`"alice"@example.com` is
+        // `alice@example.com`), so it would open a second account for it; an
+        // address literal (`[192.0.2.1]`) is no portal user's address.
+        if canonical.chars().any(|c| QUOTING.contains(&c)) {
+            return Err(InputError::InvalidEmail);
+        }
         // The domain in its Unicode form (UTS-46, as browsers and mail
         // clients read it): `xn--bcher-kva.example` and `bücher.example`
         // are one domain, so they must be one account.
@@ -441,8 +458,24 @@ mod tests {
             "no-at-sign",
             "a\u{202E}b@example.com",
             "a\0@example.com",
+            // quoted strings and comments: second spellings of one mailbox
+            "\"alice2\"@example.com",
+            "\"a@b\"@example.com",
+            "\"al ice\"@example.com",
+            "alice(work)@example.com",
+            "(work)alice@example.com",
+            "a\\b@example.com",
+            "alice@[192.0.2.1]",
         ] {
             assert!(Email::parse(bad).is_err(), "{bad:?} accepted");
+        }
+        // the usual dot-atom specials stay allowed
+        for good in [
+            "o'brien@example.com",
+            "a.b+tag@example.com",
+            "x_y-z!#$%&*=?^`{|}~@example.com",
+        ] {
+            assert!(Email::parse(good).is_ok(), "{good:?} refused");
         }
     }
 

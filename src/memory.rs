@@ -129,7 +129,10 @@ impl UserStore for InMemoryUserStore {
     ) -> Result<bool, StoreError> {
         let mut users = lock(&self.inner);
         match users.by_id.get_mut(id) {
-            Some(u) if u.state == from => {
+            Some(u)
+                if u.state == from
+                    && (to != AccountState::Active || (u.password_hash.is_some() && !revoke_password)) =>
+            {
                 u.state = to;
                 if revoke_password {
                     u.password_hash = None;

@@ -118,10 +118,13 @@ impl PasswordPolicy {
         {
             return Err(PasswordRejection::Common);
         }
+        // Phone numbers are typed with separators: "(312) 555-0123" must
+        // meet the stored "+13125550123".
+        let compact: String = lower.chars().filter(|c| !PHONE_SEPARATORS.contains(c)).collect();
         if identifiers
             .iter()
             .flat_map(|id| identifier_parts(id))
-            .any(|part| lower.contains(&part))
+            .any(|part| lower.contains(&part) || compact.contains(&part))
         {
             return Err(PasswordRejection::ContainsIdentifier);
         }
@@ -134,20 +137,30 @@ pub(crate) fn normalize(raw: &str) -> String {
     raw.nfkc().collect()
 }
 
-/// The pieces of an identifier a password must not contain: the whole
-/// (lower-cased), an email's local part, a phone's last 7 digits, each name
-/// word. Pieces shorter than 4 characters are ignored.
+/// What people type between the digits of a phone number.
+const PHONE_SEPARATORS: [char; 7] = [' ', '-', '.', '(', ')', '+', '/'];
+
+/// The pieces of an identifier a password must not contain, in the form the
+/// password is compared in (NFKC, lower-cased): the whole, an email's local
+/// part and its domain's ASCII (punycode) spelling, a phone's digits and
+/// its last 7 digits, each name word. Pieces shorter than 4 characters are
+/// ignored.
 fn identifier_parts(id: &str) -> Vec<String> {
-    let id = id.trim().to_lowercase();
+    let id = normalize(id.trim()).to_lowercase();
     let mut parts = vec![id.clone()];
-    if let Some((local, _)) = id.split_once('@') {
+    if let Some((local, domain)) = id.rsplit_once('@') {
         parts.push(local.to_owned());
+        if let Ok(ascii) = idna::domain_to_ascii(domain) {
+            parts.push(format!("{local}@{ascii}"));
+        }
+        parts.retain(|p| p.chars().count() >= 4);
+        return parts;
     }
     let digits: String = id.chars().filter(char::is_ascii_digit).collect();
-    if digits.len() >= 7 && !id.contains('@') {
+    if digits.len() >= 7 && id.chars().all(|c| c.is_ascii_digit() || PHONE_SEPARATORS.contains(&c)) {
         parts.push(digits[digits.len() - 7..].to_owned());
-    }
-    if !id.contains('@') && !id.starts_with('+') {
+        parts.push(digits);
+    } else {
         parts.extend(id.split_whitespace().map(str::to_owned));
     }
     parts.retain(|p| p.chars().count() >= 4);
@@ -178,6 +191,10 @@ mod tests {
             Err(PasswordRejection::ContainsIdentifier)
         );
         assert_eq!(check(&p, "my5550123pass"), Err(PasswordRejection::ContainsIdentifier));
+        // the phone as people type it, with separators
+        for typed in ["(312) 555-0123", "312.555.0123", "+1 312 555 0123", "my 555-0123 pass"] {
+            assert_eq!(check(&p, typed), Err(PasswordRejection::ContainsIdentifier), "{typed}");
+        }
         assert_eq!(check(&p, "12 34 56"), Err(PasswordRejection::LooksLikePin));
         assert_eq!(check(&p, "tab\there-long"), Err(PasswordRejection::ControlCharacters));
         assert_eq!(check(&p, &"x".repeat(65)), Err(PasswordRejection::TooLong { max: 64 }));
@@ -186,6 +203,23 @@ mod tests {
             Err(PasswordRejection::TooLong { max: 64 })
         );
         assert_eq!(check(&p, "correct horse battery staple"), Ok(()));
+    }
+
+    #[test]
+    fn identifiers_are_compared_in_the_passwords_form() {
+        let p = PasswordPolicy::default();
+        let refused = |pw: &str, ids: &[&str]| {
+            p.check(&Password::new(pw), ids, 6).err() == Some(PasswordRejection::ContainsIdentifier)
+        };
+        // a stored NFC email with a ligature, and the password NFKC-folded
+        assert!(refused("\u{fb01}ona@example.com", &["\u{fb01}ona@example.com"]));
+        assert!(refused("fiona@example.com", &["\u{fb01}ona@example.com"]));
+        // the punycode spelling of the stored Unicode domain
+        assert!(refused("bo@xn--bcher-kva.example", &["bo@bücher.example"]));
+        assert!(refused("bo@BÜCHER.example", &["bo@bücher.example"]));
+        // a name is not a phone number: its words count, not its digits
+        assert!(!refused("unit 1234567 storage", &["Room 12345678"]));
+        assert!(refused("my room 12345678", &["Room 12345678"]));
     }
 
     #[test]

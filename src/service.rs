@@ -546,7 +546,9 @@ where
     /// Self-service "send me a new code" / "forgot password". Answers the
     /// same, at once, whether or not the identifier belongs to anyone: the
     /// work runs in the background, and only the user's contact on record
-    /// ever receives a PIN. Throttled like a staff re-send.
+    /// ever receives a PIN. Throttled like a staff re-send. A user whose PIN
+    /// sign-in is locked gets nothing (the PIN could not work before a staff
+    /// unlock), audited as [`AuditEvent::RequestIgnored`].
     ///
     /// Must be called within a tokio runtime.
     ///
@@ -558,7 +560,7 @@ where
         let this = self.clone();
         let handle = tokio::spawn(async move {
             let user = match this.inner.users.find_by_login(&login).await {
-                Ok(Some(user)) if user.can_activate() => user,
+                Ok(Some(user)) if user.can_activate() && !this.locked(&user.id).await => user,
                 Ok(user) => {
                     this.audit(AuditEvent::RequestIgnored {
                         user: user.map(|u| u.id),
@@ -579,6 +581,16 @@ where
             }
         });
         Ok(PinRequest { handle })
+    }
+
+    /// Whether PIN sign-in is locked for the user (a store failure counts
+    /// as not locked: the send throttle still applies).
+    async fn locked(&self, id: &UserId) -> bool {
+        self.inner
+            .pins
+            .snapshot(id)
+            .await
+            .is_ok_and(|s| s.failures >= self.inner.config.max_account_failures)
     }
 
     /// The channels to try, in order: the chosen one alone, or the
@@ -678,9 +690,10 @@ where
             PinPurpose::Activation => c.activation_ttl,
             PinPurpose::Reset => c.reset_ttl,
         };
-        // Whole seconds, so the instant in the message is exactly the stored one.
+        // Whole seconds, so the instant in the message is exactly the stored
+        // one; rounded up, so a PIN never lives less than its TTL.
         let expires_at = (now + delta(ttl))
-            .duration_trunc(TimeDelta::seconds(1))
+            .duration_round_up(TimeDelta::seconds(1))
             .unwrap_or(now + delta(ttl));
 
         let snapshot = self.inner.pins.snapshot(&user.id).await?;
@@ -980,11 +993,39 @@ where
                 self.audit(AuditEvent::PasswordRehashed { user: user.id.clone() });
             }
         }
+        if user.state == AccountState::ResetRequired {
+            self.end_pending_reset(&user.id).await?;
+        }
         self.audit(AuditEvent::SignedIn { user: user.id.clone() });
         Ok(SignIn::SignedIn {
             user_id: user.id.clone(),
             credential_version: user.credential_version,
         })
+    }
+
+    /// A right password during a keep-mode reset: the user has their
+    /// password, so the reset's PIN, its ticket and the PIN failures it
+    /// collected go, and the account is `Active` again (a "forgot password"
+    /// typed by anyone must not park an account in daily use in
+    /// `ResetRequired`). The PIN goes first, as in `complete_reset`: a store
+    /// failure leaves a pending reset without a PIN, never an active account
+    /// beside one. The move is compare-and-set and needs a stored password,
+    /// so a racing revoke-mode re-send wins; a keep-mode re-send that stored
+    /// its PIN in between loses it to the second removal.
+    async fn end_pending_reset(&self, id: &UserId) -> Result<()> {
+        let pins = &self.inner.pins;
+        pins.revoke_pin(id).await?;
+        pins.clear_failures(id).await?;
+        let ended = self
+            .inner
+            .users
+            .transition(id, AccountState::ResetRequired, AccountState::Active, false)
+            .await?;
+        if ended {
+            pins.revoke_pin(id).await?;
+            self.audit(AuditEvent::ResetCancelled { user: id.clone() });
+        }
+        Ok(())
     }
 
     fn refuse_reset(&self, user: Option<&UserId>, reason: ResetRefusal, error: Error) -> Error {

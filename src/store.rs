@@ -6,7 +6,7 @@
 //! The service never reads a value, changes it and writes it back; each
 //! promise below is one call, and the adapter makes that call atomic (one
 //! SQL statement, one transaction with the right lock, one mutex section).
-//! The conformance suite in [`testing`](crate::testing) (feature `testing`)
+//! The conformance suite in `pin_activation::testing` (feature `testing`)
 //! checks all of it, including under concurrency.
 //!
 //! `UserStore`:
@@ -42,7 +42,9 @@ use crate::identity::{Email, Login, Phone, Role, UserId};
 use crate::notify::{Channel, ChannelKind, DeliveryErrorKind, PinPurpose};
 use crate::state::AccountState;
 
-/// A user as stored.
+/// A user as stored. A storage record: its serde form carries the
+/// password hash (for adapters over document stores), so never send it to a
+/// client as it is. `Debug` shows only whether there is a password.
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct User {
     /// The id.
@@ -120,7 +122,8 @@ impl User {
     }
 }
 
-/// A live (or dead but not yet replaced) PIN.
+/// A live (or dead but not yet replaced) PIN. A storage record: its serde
+/// form carries the PIN's hash; `Debug` does not.
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PinRecord {
     /// Random id, distinct for every PIN ever issued.
@@ -156,7 +159,8 @@ impl fmt::Debug for PinRecord {
     }
 }
 
-/// A reset ticket as stored: only its hash.
+/// A reset ticket as stored: only its hash (in the serde form, not in
+/// `Debug`).
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TicketRecord {
     /// The user it belongs to.
@@ -375,7 +379,10 @@ pub trait UserStore: Send + Sync + 'static {
 
     /// Moves the user from `from` to `to` if it is in `from`; with
     /// `revoke_password` also removes the password hash and bumps the
-    /// credential version. `false` when the state was not `from`.
+    /// credential version. A move to [`AccountState::Active`] also needs a
+    /// stored password hash and no `revoke_password` (an active account
+    /// always has a password). `false`, with nothing changed, when a
+    /// condition does not hold.
     ///
     /// # Errors
     /// Backend failures only.

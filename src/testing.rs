@@ -276,6 +276,31 @@ pub async fn user_store_compare_and_set<U: UserStore>(users: &U) {
         (kept.state, kept.password_hash.as_deref(), kept.credential_version),
         (AccountState::ResetRequired, Some("h2"), 1)
     );
+    // An active account always has a password: a revoking move to Active
+    // is refused; a keeping one (a right password ending the reset) works.
+    assert!(
+        !users
+            .transition(&u.id, AccountState::ResetRequired, AccountState::Active, true)
+            .await
+            .unwrap(),
+        "a move to Active that revokes the password"
+    );
+    assert_eq!(
+        users.get(&u.id).await.unwrap().unwrap().state,
+        AccountState::ResetRequired
+    );
+    assert!(
+        users
+            .transition(&u.id, AccountState::ResetRequired, AccountState::Active, false)
+            .await
+            .unwrap()
+    );
+    assert!(
+        users
+            .transition(&u.id, AccountState::Active, AccountState::ResetRequired, false)
+            .await
+            .unwrap()
+    );
     assert!(
         users
             .transition(&u.id, AccountState::ResetRequired, AccountState::ResetRequired, true)
@@ -287,6 +312,17 @@ pub async fn user_store_compare_and_set<U: UserStore>(users: &U) {
         (revoked.password_hash, revoked.credential_version),
         (None, 2),
         "revoking removes the hash and bumps the version"
+    );
+    assert!(
+        !users
+            .transition(&u.id, AccountState::ResetRequired, AccountState::Active, false)
+            .await
+            .unwrap(),
+        "a move to Active without a password"
+    );
+    assert_eq!(
+        users.get(&u.id).await.unwrap().unwrap().state,
+        AccountState::ResetRequired
     );
     assert_eq!(
         users

@@ -1,4 +1,4 @@
-//! Every case of `shared/cases/cases.md` against the in-memory stores.
+//! Every case of `docs/cases.md` against the in-memory stores.
 //! (C09 and C18 need a process of their own or a log capture: see
 //! `cases_process.rs` and `leaks.rs`; C13's uniformity half is in
 //! `proptests.rs`.)
@@ -38,6 +38,11 @@ memory_case! {
     case_c15_no_ticket_no_password => cases::case_c15,
     case_c16_pin_bound_to_user => cases::case_c16,
     case_c17_malformed_secrets => cases::case_c17,
+    case_c04_password_sign_in_ends_a_pending_reset => cases::case_c04_password_sign_in_ends_a_pending_reset,
+    case_c04_locked_account_gets_no_self_service_pin => cases::case_c04_locked_account_gets_no_self_service_pin,
+    case_c08_pin_lives_its_full_ttl => cases::case_c08_pin_lives_its_full_ttl,
+    case_c10_one_mailbox_one_account => cases::case_c10_one_mailbox_one_account,
+    case_c14_identifier_in_any_spelling => cases::case_c14_identifier_in_any_spelling,
 }
 
 #[tokio::test]

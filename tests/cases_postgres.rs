@@ -1,4 +1,4 @@
-//! Every store-generic case of `shared/cases/cases.md` (C01 to C08, C10 to
+//! Every store-generic case of `docs/cases.md` (C01 to C08, C10 to
 //! C17; C09 and C18 are about the process and its logs) against
 //! `PostgresStore`, each in a schema of its own. Without a server they skip
 //! with a reason on stderr, except under `CI=true`, where they fail (see
@@ -42,4 +42,9 @@ postgres_case! {
     case_c15_postgres_no_ticket_no_password => cases::case_c15,
     case_c16_postgres_pin_bound_to_user => cases::case_c16,
     case_c17_postgres_malformed_secrets => cases::case_c17,
+    case_c04_postgres_password_sign_in_ends_a_pending_reset => cases::case_c04_password_sign_in_ends_a_pending_reset,
+    case_c04_postgres_locked_account_gets_no_self_service_pin => cases::case_c04_locked_account_gets_no_self_service_pin,
+    case_c08_postgres_pin_lives_its_full_ttl => cases::case_c08_pin_lives_its_full_ttl,
+    case_c10_postgres_one_mailbox_one_account => cases::case_c10_one_mailbox_one_account,
+    case_c14_postgres_identifier_in_any_spelling => cases::case_c14_identifier_in_any_spelling,
 }

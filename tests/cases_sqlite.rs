@@ -1,4 +1,4 @@
-//! Every store-generic case of `shared/cases/cases.md` (C01 to C08, C10 to
+//! Every store-generic case of `docs/cases.md` (C01 to C08, C10 to
 //! C17; C09 and C18 are about the process and its logs) against
 //! `SqliteStore`, each on a fresh database file with a pool of several
 //! connections (so the races are real).
@@ -44,4 +44,9 @@ sqlite_case! {
     case_c15_sqlite_no_ticket_no_password => cases::case_c15,
     case_c16_sqlite_pin_bound_to_user => cases::case_c16,
     case_c17_sqlite_malformed_secrets => cases::case_c17,
+    case_c04_sqlite_password_sign_in_ends_a_pending_reset => cases::case_c04_password_sign_in_ends_a_pending_reset,
+    case_c04_sqlite_locked_account_gets_no_self_service_pin => cases::case_c04_locked_account_gets_no_self_service_pin,
+    case_c08_sqlite_pin_lives_its_full_ttl => cases::case_c08_pin_lives_its_full_ttl,
+    case_c10_sqlite_one_mailbox_one_account => cases::case_c10_one_mailbox_one_account,
+    case_c14_sqlite_identifier_in_any_spelling => cases::case_c14_identifier_in_any_spelling,
 }

@@ -113,6 +113,13 @@ async fn story<U: UserStore, P: PinStore>(w: &World<U, P>, p: &mut Progress) -> 
         .await?;
     p.step = "unlock";
     w.svc.unlock(&id, &staff).await?;
+    w.clock.advance(TimeDelta::minutes(2));
+    p.step = "re-send, then the password after all";
+    w.svc.resend_activation(&id, ChannelChoice::Preferred, &staff).await?;
+    match w.svc.login("faye.new@example.com", &Password::new(PW2)).await? {
+        SignIn::SignedIn { .. } => {}
+        other => panic!("the password did not sign in: {other:?}"),
+    }
     p.step = "status";
     w.svc.activation_status(&id).await?;
     Ok(())

@@ -217,6 +217,7 @@ fn run_model(ops: Vec<Op>) -> Result<(), TestCaseError> {
         c.max_attempts = MAX_ATTEMPTS;
         c.max_account_failures = MAX_FAILURES;
         c.daily_send_cap = DAILY_CAP as u32;
+        c.self_service_daily_cap = 2;
         c.activation_ttl = std::time::Duration::from_secs(2 * 3600);
         let h = harness(InMemoryUserStore::new(), InMemoryPinStore::new(), c);
         let u = h.create("Model", Some("model@example.com"), None).await;
@@ -306,6 +307,13 @@ fn run_model(ops: Vec<Op>) -> Result<(), TestCaseError> {
                     let r = h.login("model@example.com", &secret).await;
                     if matches!(op, Op::PasswordRight) {
                         prop_assert!(matches!(r, Ok(SignIn::SignedIn { credential_version, .. }) if credential_version == m.version), "{:?}; {:?}", r, m);
+                        // a right password ends a pending (keep-mode) reset
+                        if m.state == AccountState::ResetRequired {
+                            m.state = AccountState::Active;
+                            m.pin = None;
+                            m.ticket_expiry = None;
+                            m.failures = 0;
+                        }
                     } else {
                         prop_assert!(matches!(r, Err(Error::InvalidCredentials)));
                     }

@@ -212,6 +212,7 @@ async fn no_contact_user_cannot_be_activated() {
 async fn resend_is_throttled_with_a_retry_time_and_a_daily_cap() {
     let mut cfg = config();
     cfg.daily_send_cap = 3;
+    cfg.self_service_daily_cap = 2;
     let h = harness(InMemoryUserStore::new(), InMemoryPinStore::new(), cfg);
     let u = h.create("Quinn", Some("quinn@example.com"), None).await;
     let e = h
@@ -436,10 +437,20 @@ impl ClockNow for H {
 async fn lost_password_reset_keep_mode() {
     let (h, u) = lost_password(ResetMode::Keep).await;
     assert_eq!(h.svc.user(&u.id).await.unwrap().state, AccountState::ResetRequired);
+    let reset_pin = h.pin(&u);
     assert!(
         signed_in(&h.login("vera@example.com", "first long password").await),
         "keep: the old password works"
     );
+    // and, being right, ends the reset: the user has their password
+    assert_eq!(h.svc.user(&u.id).await.unwrap().state, AccountState::Active);
+    assert!(is_refusal(&h.login("vera@example.com", &reset_pin).await));
+    // a user who really lost it gets another PIN and completes the reset
+    h.clock.advance(TimeDelta::minutes(2));
+    h.svc
+        .resend_activation(&u.id, ChannelChoice::Preferred, &staff())
+        .await
+        .unwrap();
     let ticket = h.ticket("vera@example.com", &h.pin(&u)).await;
     let done = h
         .svc
@@ -562,9 +573,12 @@ async fn a_self_service_request_never_revokes_a_password_even_in_revoke_mode() {
         user: u.id.clone(),
         password_revoked: false
     }));
-    assert!(signed_in(&h.login("vic@example.com", "copper lantern harbour").await));
-    // The PIN from the request works too.
+    // The PIN from the request works (it was not the owner who asked, or
+    // it was and they forgot the password) ...
     assert!(pin_accepted(&h.login("vic@example.com", &h.pin(&u)).await));
+    // ... and so does the password, which ends the reset the request began.
+    assert!(signed_in(&h.login("vic@example.com", "copper lantern harbour").await));
+    assert_eq!(h.svc.user(&u.id).await.unwrap().state, AccountState::Active);
     // Staff revoking is still a revocation.
     h.clock.advance(TimeDelta::minutes(2));
     h.svc

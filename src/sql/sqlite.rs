@@ -307,7 +307,8 @@ impl UserStore for SqliteStore {
             "UPDATE activation_users SET state = ?3, \
              password_hash = CASE WHEN ?4 THEN NULL ELSE password_hash END, \
              credential_version = credential_version + CASE WHEN ?4 THEN 1 ELSE 0 END \
-             WHERE id = ?1 AND state = ?2",
+             WHERE id = ?1 AND state = ?2 \
+             AND (?3 <> 'active' OR (password_hash IS NOT NULL AND NOT ?4))",
         )
         .bind(id.as_str())
         .bind(from.as_str())

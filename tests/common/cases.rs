@@ -1,4 +1,4 @@
-//! The failure cases of `shared/cases/cases.md`, generic over the stores so
+//! The failure cases of `docs/cases.md`, generic over the stores so
 //! every adapter runs them. Each function takes fresh, empty stores.
 
 use chrono::TimeDelta;
@@ -509,4 +509,192 @@ pub async fn case_c17<U: UserStore, P: PinStore>(users: U, pins: P) {
     assert_eq!(h.svc.hash_stats().computed, before.computed + 1);
     let big_id = "a".repeat(1 << 20);
     assert!(is_refusal(&h.login(&big_id, "quiet lantern field").await));
+}
+
+/// C04, "a successful sign-in resets it", for a right password too: during
+/// a lost-password reset (keep mode) the owner's password sign-in clears
+/// the PIN failures an attacker built up, and ends the reset (its PIN dies,
+/// the account is `Active` again), whoever asked for it, an anonymous
+/// `request_pin` included.
+pub async fn case_c04_password_sign_in_ends_a_pending_reset<U: UserStore, P: PinStore>(users: U, pins: P) {
+    use pin_activation::{AccountState, AuditEvent};
+    let h = harness(users, pins, config());
+    let u = h.create("Remy", Some("remy@example.com"), None).await;
+    h.activate(&u, "remy@example.com", "quiet river lantern").await;
+    h.clock.advance(TimeDelta::seconds(61));
+    h.svc
+        .resend_activation(&u.id, ChannelChoice::Preferred, &staff())
+        .await
+        .unwrap();
+    let reset_pin = h.pin(&u);
+    for i in 0..4 {
+        assert!(is_refusal(
+            &h.login("remy@example.com", &Harness::<U, P>::wrong(&reset_pin, i))
+                .await
+        ));
+    }
+    assert_eq!(h.failures(&u).await, 4);
+    assert!(signed_in(&h.login("remy@example.com", "quiet river lantern").await));
+    assert_eq!(h.failures(&u).await, 0, "a right password clears the PIN failures");
+    assert_eq!(h.svc.user(&u.id).await.unwrap().state, AccountState::Active);
+    assert_eq!(
+        h.svc.activation_status(&u.id).await.unwrap().status,
+        ActivationStatus::Active
+    );
+    assert!(h.svc.pin_store().snapshot(&u.id).await.unwrap().pin.is_none());
+    assert!(
+        is_refusal(&h.login("remy@example.com", &reset_pin).await),
+        "the reset's PIN died with it"
+    );
+    assert!(
+        h.audit
+            .events()
+            .contains(&AuditEvent::ResetCancelled { user: u.id.clone() })
+    );
+    // the version stays: the password did not change, sessions live on
+    assert_eq!(h.svc.user(&u.id).await.unwrap().credential_version, 1);
+
+    // anyone's "forgot password" parks the account only until the owner signs in
+    h.clock.advance(TimeDelta::seconds(61));
+    h.svc.request_pin("remy@example.com").await.unwrap().finished().await;
+    assert_eq!(h.svc.user(&u.id).await.unwrap().state, AccountState::ResetRequired);
+    let requested = h.pin(&u);
+    assert_ne!(requested, reset_pin);
+    assert!(signed_in(&h.login("remy@example.com", "quiet river lantern").await));
+    assert_eq!(h.svc.user(&u.id).await.unwrap().state, AccountState::Active);
+    assert!(is_refusal(&h.login("remy@example.com", &requested).await));
+    // a plain sign-in of an active user changes nothing
+    assert!(signed_in(&h.login("remy@example.com", "quiet river lantern").await));
+    assert_eq!(
+        h.audit
+            .events()
+            .iter()
+            .filter(|e| matches!(e, AuditEvent::ResetCancelled { .. }))
+            .count(),
+        2
+    );
+}
+
+/// C04's lock and self-service: a user whose PIN sign-in is locked gets no
+/// PIN from an anonymous request (it could not work before a staff unlock,
+/// and each one would spend an SMS); after the unlock the request sends.
+pub async fn case_c04_locked_account_gets_no_self_service_pin<U: UserStore, P: PinStore>(users: U, pins: P) {
+    use pin_activation::AuditEvent;
+    let mut cfg = config();
+    cfg.max_account_failures = 3;
+    let h = harness(users, pins, cfg);
+    let u = h.create("Lena", Some("lena@example.com"), None).await;
+    let pin = h.pin(&u);
+    for i in 0..3 {
+        assert!(is_refusal(
+            &h.login("lena@example.com", &Harness::<U, P>::wrong(&pin, i)).await
+        ));
+    }
+    assert_eq!(
+        h.svc.activation_status(&u.id).await.unwrap().status,
+        ActivationStatus::Locked { failures: 3 }
+    );
+    let sent = h.outbox.messages().len();
+    h.clock.advance(TimeDelta::seconds(61));
+    h.svc.request_pin("lena@example.com").await.unwrap().finished().await;
+    assert_eq!(h.outbox.messages().len(), sent, "no PIN for a locked account");
+    assert_eq!(
+        h.audit.events().last(),
+        Some(&AuditEvent::RequestIgnored {
+            user: Some(u.id.clone())
+        })
+    );
+    h.svc.unlock(&u.id, &staff()).await.unwrap();
+    h.svc.request_pin("lena@example.com").await.unwrap().finished().await;
+    assert_eq!(h.outbox.messages().len(), sent + 1, "unlocked: the request sends");
+    assert!(pin_accepted(&h.login("lena@example.com", &h.pin(&u)).await));
+}
+
+/// C08 with an issue time that is not a whole second: the stored expiry is
+/// a whole second (the message shows exactly it) rounded up, so the PIN
+/// lives at least its TTL, and is refused from that instant on.
+pub async fn case_c08_pin_lives_its_full_ttl<U: UserStore, P: PinStore>(users: U, pins: P) {
+    let mut cfg = config();
+    cfg.activation_ttl = std::time::Duration::from_secs(15 * 60);
+    let h = harness(users, pins, cfg);
+    let issued = super::t0() + TimeDelta::milliseconds(900);
+    h.clock.set(issued);
+    let u = h.create("Ines", Some("ines@example.com"), None).await;
+    let pin = h.pin(&u);
+    let message = h.outbox.last_for(&u.id).unwrap();
+    assert_eq!(
+        message.expires_at,
+        super::t0() + TimeDelta::minutes(15) + TimeDelta::seconds(1)
+    );
+    let stored = h.svc.pin_store().snapshot(&u.id).await.unwrap().pin.unwrap().expires_at;
+    assert_eq!(stored, message.expires_at);
+    h.clock
+        .set(issued + TimeDelta::minutes(15) - TimeDelta::milliseconds(500));
+    assert!(
+        pin_accepted(&h.login("ines@example.com", &pin).await),
+        "half a second before the TTL is up"
+    );
+    h.clock.set(message.expires_at - TimeDelta::microseconds(1));
+    assert!(
+        pin_accepted(&h.login("ines@example.com", &pin).await),
+        "until the instant shown"
+    );
+    h.clock.set(message.expires_at);
+    assert!(
+        is_refusal(&h.login("ines@example.com", &pin).await),
+        "from the instant shown"
+    );
+}
+
+/// C10's kind: other spellings of one mailbox never open a second account.
+/// A punycode domain is the same address; a quoted local part is refused.
+pub async fn case_c10_one_mailbox_one_account<U: UserStore, P: PinStore>(users: U, pins: P) {
+    let h = harness(users, pins, config());
+    h.create("Alice", Some("alice2@bücher.example"), None).await;
+    let again = |email: &'static str| {
+        h.svc
+            .create_user(pin_activation::NewUser::new("Again").email(email), None)
+    };
+    assert!(matches!(
+        again("ALICE2@xn--bcher-kva.example").await,
+        Err(Error::Duplicate("email"))
+    ));
+    assert!(matches!(
+        again("\"alice2\"@bücher.example").await,
+        Err(Error::InvalidInput(_))
+    ));
+    assert!(matches!(
+        again("alice2(home)@bücher.example").await,
+        Err(Error::InvalidInput(_))
+    ));
+    assert_eq!(h.svc.list_users().await.unwrap().len(), 1);
+}
+
+/// C14's "not the identifier" in every spelling that signs in: the phone as
+/// people type it, the email with its punycode domain. Each is refused with
+/// its reason and the ticket stays usable.
+pub async fn case_c14_identifier_in_any_spelling<U: UserStore, P: PinStore>(users: U, pins: P) {
+    let h = harness(users, pins, config());
+    let u = h
+        .create("Bo", Some("bo@bücher.example"), Some("+1 (312) 555-0123"))
+        .await;
+    let ticket = h.ticket("bo@bücher.example", &h.pin(&u)).await;
+    for spelling in [
+        "(312) 555-0123",
+        "312.555.0123",
+        "312-555-0123",
+        "+1 312 555 0123",
+        "bo@xn--bcher-kva.example",
+        "BO@BÜCHER.EXAMPLE",
+    ] {
+        let r = h.svc.complete_reset(&u.id, &ticket, &Password::new(spelling)).await;
+        assert!(
+            matches!(r, Err(Error::WeakPassword(PasswordRejection::ContainsIdentifier))),
+            "{spelling}: {r:?}"
+        );
+    }
+    h.svc
+        .complete_reset(&u.id, &ticket, &Password::new("copper kettle meadow"))
+        .await
+        .unwrap();
 }
