@@ -113,9 +113,10 @@ pub async fn run_story<U: UserStore, P: PinStore, N: Notifier>(
         )
         .await?;
     println!(
-        "Created tenant {} <{}>",
+        "Created tenant {} <{}>, phone {} (the PIN goes by email, the preferred channel)",
         nia.user.display_name,
-        nia.user.email.as_ref().map_or("", |e| e.as_str())
+        nia.user.email.as_ref().map_or("", |e| e.as_str()),
+        nia.user.phone.as_ref().map_or("", |p| p.as_str())
     );
     show_last_message(&outbox, &nia.user.id);
     let bo = svc
@@ -218,6 +219,11 @@ pub async fn run_story<U: UserStore, P: PinStore, N: Notifier>(
     let late = svc
         .create_user(NewUser::new("Uma Ueda").email("ueda.uma@example.com"), Some(&desk))
         .await?;
+    println!(
+        "  staff create tenant {} <{}>; the PIN goes out, valid for 72 hours, and nobody uses it",
+        late.user.display_name,
+        late.user.email.as_ref().map_or("", |e| e.as_str())
+    );
     let late_pin = read_pin(&outbox, &late.user.id);
     clock.advance(TimeDelta::hours(73));
     outcome(
@@ -228,7 +234,10 @@ pub async fn run_story<U: UserStore, P: PinStore, N: Notifier>(
     .await;
 
     step("7. What staff see beside each \"Activate Account\" button");
-    let users: Vec<User> = svc.list_users().await?;
+    let mut users: Vec<User> = svc.list_users().await?;
+    // Users created in the same instant come in id order, and ids are
+    // random: sort by name so every run reads the same.
+    users.sort_by(|a, b| a.display_name.cmp(&b.display_name));
     for u in users {
         let report = svc.activation_status(&u.id).await?;
         println!(
@@ -273,9 +282,11 @@ async fn run_on<U: UserStore, P: PinStore>(
     smtp: Option<&str>,
 ) -> Result<(), Box<dyn std::error::Error>> {
     if !users.list().await?.is_empty() {
-        return Err(
-            format!("{storage} already holds users (from an earlier run?): the story needs a fresh database").into(),
-        );
+        return Err(format!(
+            "{storage} already holds users (from an earlier run?): the story creates its users anew, \
+             so give it a fresh database (delete the SQLite file, or name another)"
+        )
+        .into());
     }
     let start = SystemClock.now().duration_trunc(TimeDelta::seconds(1))?;
     let clock = ManualClock::new(start);
@@ -298,7 +309,7 @@ async fn run_on<U: UserStore, P: PinStore>(
 }
 
 #[tokio::main]
-async fn main() -> Result<(), Box<dyn std::error::Error>> {
+async fn main() {
     let args = match parse_args() {
         Ok(a) => a,
         Err(e) => {
@@ -306,6 +317,24 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             std::process::exit(2);
         }
     };
+    if let Err(e) = run(args).await {
+        eprintln!("error: {}", sentences(e.as_ref()));
+        std::process::exit(1);
+    }
+}
+
+/// An error and its causes, as sentences (not a Debug dump).
+fn sentences(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(cause) = source {
+        text = format!("{text}: {cause}");
+        source = cause.source();
+    }
+    text
+}
+
+async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     let smtp = args.smtp.as_deref();
     match args.database {
         None => {
@@ -320,9 +349,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         Some(url) if url.starts_with("sqlite:") => {
             #[cfg(feature = "sqlite")]
             {
-                let store = pin_activation::SqliteStore::connect(&url).await?;
+                let store = pin_activation::SqliteStore::connect(&url)
+                    .await
+                    .map_err(|e| format!("cannot open {url}: {}", sentences(&e)))?;
                 store.migrate().await?;
-                run_on(store.clone(), store, "SQLite", smtp).await
+                run_on(store.clone(), store, &format!("SQLite at {url}"), smtp).await
             }
             #[cfg(not(feature = "sqlite"))]
             {
@@ -332,9 +363,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         Some(url) if url.starts_with("postgres:") || url.starts_with("postgresql:") => {
             #[cfg(feature = "postgres")]
             {
-                let store = pin_activation::PostgresStore::connect(&url).await?;
+                let store = pin_activation::PostgresStore::connect(&url)
+                    .await
+                    .map_err(|e| format!("cannot open {url}: {}", sentences(&e)))?;
                 store.migrate().await?;
-                run_on(store.clone(), store, "PostgreSQL", smtp).await
+                run_on(store.clone(), store, &format!("PostgreSQL at {url}"), smtp).await
             }
             #[cfg(not(feature = "postgres"))]
             {

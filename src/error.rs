@@ -25,7 +25,7 @@ pub enum Error {
     InvalidCredentials,
     /// The reset ticket is unknown, expired, already used or not this
     /// user's. Portal: send the user back to sign in with their PIN.
-    #[error("the password reset link is invalid or has expired; sign in with your PIN again")]
+    #[error("the password reset ticket is invalid or has expired; sign in with your PIN again")]
     InvalidTicket,
     /// The new password breaks the policy; the ticket is still usable.
     /// Portal: show the reason and ask again.

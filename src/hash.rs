@@ -186,9 +186,23 @@ pub enum HashErrorKind {
     TaskFailed,
 }
 
+impl fmt::Display for HashErrorKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            HashErrorKind::MalformedHash => "a stored hash is not an argon2id PHC string this crate reads",
+            HashErrorKind::UnknownKey => "a stored hash names a pepper key id that is not in the keyring",
+            HashErrorKind::BadPepper => {
+                "a pepper needs a key id of 1 to 8 ASCII letters, digits, '-' or '_' and a secret of 16 to 64 bytes"
+            }
+            HashErrorKind::Argon2 => "argon2 refused its inputs or parameters",
+            HashErrorKind::TaskFailed => "the blocking hash task did not complete",
+        })
+    }
+}
+
 /// A hashing failure. Never carries the secret being hashed.
 #[derive(Debug, thiserror::Error)]
-#[error("password hashing failed: {kind:?}")]
+#[error("password hashing failed: {kind}")]
 pub struct HashError {
     kind: HashErrorKind,
     #[source]

@@ -35,7 +35,8 @@ fn assert_whole_story(args: &[&str], storage: &str) {
         String::from_utf8_lossy(&out.stderr)
     );
     for expected in [
-        format!("pin-activation quickstart: {storage}, OWASP argon2id"),
+        format!("pin-activation quickstart: {storage} at {}, OWASP argon2id", args[1]),
+        "staff create tenant Uma Ueda <ueda.uma@example.com>".into(),
         "+ PIN: accepted -> must choose a new password now".into(),
         "\"copper lantern harbour\": accepted; account active (credential version 1)".into(),
         "email + password: signed in".into(),
@@ -62,7 +63,10 @@ fn quickstart_on_sqlite_tells_the_same_story_and_refuses_a_used_database() {
     assert!(!again.status.success(), "a second run on the same file is refused");
     let stderr = String::from_utf8_lossy(&again.stderr);
     assert!(
-        stderr.contains("already holds users") && stderr.contains("fresh database"),
+        stderr.starts_with("error: ")
+            && stderr.contains(&url)
+            && stderr.contains("already holds users")
+            && stderr.contains("fresh database"),
         "{stderr}"
     );
 }
