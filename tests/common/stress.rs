@@ -16,6 +16,8 @@ struct Shared {
     tickets: HashMap<usize, Vec<ResetTicket>>,
     used: Vec<String>,
     completed: HashMap<usize, u64>,
+    /// The last password a completed reset set, per user.
+    passwords: HashMap<usize, String>,
 }
 
 pub async fn stress<U: UserStore, P: PinStore>(users: U, pins: P, tasks: usize, ops_per_task: usize) {
@@ -64,7 +66,7 @@ async fn run_round<U: UserStore, P: PinStore>(
                 let i: usize = rng.random_range(0..3);
                 let u = &people[i];
                 let email = format!("s{i}@example.com");
-                match rng.random_range(0..8u8) {
+                match rng.random_range(0..9u8) {
                     0..=2 => {
                         let pin = h.pin(u);
                         match h.login(&email, &pin).await {
@@ -90,16 +92,31 @@ async fn run_round<U: UserStore, P: PinStore>(
                     5 | 6 => {
                         let ticket = shared.lock().unwrap().tickets.get_mut(&i).and_then(Vec::pop);
                         if let Some(ticket) = ticket {
-                            let pw = Password::new(format!("river glass kite {task} {n}"));
-                            match h.svc.complete_reset(&u.id, &ticket, &pw).await {
+                            let text = format!("river glass kite {task} {n}");
+                            match h
+                                .svc
+                                .complete_reset(&u.id, &ticket, &Password::new(text.as_str()))
+                                .await
+                            {
                                 Ok(done) => {
                                     let mut s = shared.lock().unwrap();
+                                    s.passwords.insert(i, text);
                                     s.used.push(ticket.expose_secret().to_owned());
                                     *s.completed.entry(i).or_default() += 1;
                                     assert!(done.credential_version >= 1);
                                 }
                                 Err(Error::InvalidTicket | Error::IllegalTransition(_)) => {}
                                 Err(e) => panic!("complete: {e:?}"),
+                            }
+                        }
+                    }
+                    // a password sign-in, which ends a pending reset
+                    7 => {
+                        let pw = shared.lock().unwrap().passwords.get(&i).cloned();
+                        if let Some(pw) = pw {
+                            match h.login(&email, &pw).await {
+                                Ok(SignIn::SignedIn { .. }) | Err(Error::InvalidCredentials) => {}
+                                other => panic!("password sign-in: {other:?}"),
                             }
                         }
                     }
