@@ -148,8 +148,16 @@ fn artifacts() -> PathBuf {
 
 /// The browser, with a few helpers that wait (bounded) for what they need.
 /// A navigation replaced the page between finding an element and using it.
+/// Chromium says so as a stale element reference, or, when the old
+/// document is already gone, as an inspector error about the node.
 fn is_stale(e: &fantoccini::error::CmdError) -> bool {
-    matches!(e, fantoccini::error::CmdError::Standard(w) if w.error == fantoccini::error::ErrorStatus::StaleElementReference)
+    use fantoccini::error::{CmdError, ErrorStatus};
+    match e {
+        CmdError::Standard(w) => {
+            w.error == ErrorStatus::StaleElementReference || w.message.contains("does not belong to the document")
+        }
+        _ => false,
+    }
 }
 
 struct Tab {
@@ -230,6 +238,23 @@ impl Tab {
             assert!(
                 tokio::time::Instant::now() < deadline,
                 "never reached {path}; still at {now_at}"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Waits (bounded) until the address carries `query` (a GET form's
+    /// answer is shown).
+    async fn wait_for_query(&self, query: &str) {
+        let deadline = tokio::time::Instant::now() + WAIT;
+        loop {
+            let url = self.c.current_url().await.unwrap();
+            if url.query().is_some_and(|q| q.contains(query)) {
+                return;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "never reached a page with {query}; still at {url}"
             );
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
@@ -380,6 +405,8 @@ async fn staff_and_tenant_click_through_the_portal() {
     tab.wait_for_path("/users").await;
     tab.fill("input[name=q]", "uma").await;
     tab.click("form.search button").await;
+    // the first row of the unfiltered list must not be clicked by mistake
+    tab.wait_for_query("q=uma").await;
     tab.click("#users a.row").await;
     tab.click("a.gear").await;
     let status = tab.text("#activation-status").await;
