@@ -15,8 +15,8 @@
 //!   string or a comment would be a second spelling of one mailbox:
 //!   `"alice"@example.com` is `alice@example.com`) and the domain a name
 //!   (no address literal). NFC folds compatibility singletons such as the
-//!   Kelvin sign (U+212A) to their canonical letter, so such look-alikes collide with the
-//!   real address instead of creating a second account.
+//!   Kelvin sign (U+212A) to their canonical letter, so such look-alikes
+//!   collide with the real address instead of creating a second account.
 //! - **Phone**: E.164 via the `phonenumber` crate (libphonenumber's data),
 //!   with a configurable default region for national formats. A leading `00`
 //!   is read as the international prefix `+`. Letters are refused (no vanity

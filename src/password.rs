@@ -148,16 +148,14 @@ const PHONE_SEPARATORS: [char; 7] = [' ', '-', '.', '(', ')', '+', '/'];
 fn identifier_parts(id: &str) -> Vec<String> {
     let id = normalize(id.trim()).to_lowercase();
     let mut parts = vec![id.clone()];
+    let is_phone = id.chars().all(|c| c.is_ascii_digit() || PHONE_SEPARATORS.contains(&c));
+    let digits: String = id.chars().filter(char::is_ascii_digit).collect();
     if let Some((local, domain)) = id.rsplit_once('@') {
         parts.push(local.to_owned());
         if let Ok(ascii) = idna::domain_to_ascii(domain) {
             parts.push(format!("{local}@{ascii}"));
         }
-        parts.retain(|p| p.chars().count() >= 4);
-        return parts;
-    }
-    let digits: String = id.chars().filter(char::is_ascii_digit).collect();
-    if digits.len() >= 7 && id.chars().all(|c| c.is_ascii_digit() || PHONE_SEPARATORS.contains(&c)) {
+    } else if is_phone && digits.len() >= 7 {
         parts.push(digits[digits.len() - 7..].to_owned());
         parts.push(digits);
     } else {

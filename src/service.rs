@@ -590,7 +590,7 @@ where
             .pins
             .snapshot(id)
             .await
-            .is_ok_and(|s| s.failures >= self.inner.config.max_account_failures)
+            .is_ok_and(|s| state::is_locked(s.failures, self.inner.config.max_account_failures))
     }
 
     /// The channels to try, in order: the chosen one alone, or the

@@ -132,6 +132,12 @@ pub enum ActivationStatus {
     Active,
 }
 
+/// Whether the account's consecutive PIN failures lock PIN sign-in (until
+/// a staff unlock).
+pub fn is_locked(failures: u32, max_account_failures: u32) -> bool {
+    failures >= max_account_failures
+}
+
 /// Decides the staff view from the stored facts.
 pub fn activation_status(
     user: &User,
@@ -146,7 +152,7 @@ pub fn activation_status(
     if !user.can_activate() {
         return ActivationStatus::NoContact;
     }
-    if pins.failures >= max_account_failures {
+    if is_locked(pins.failures, max_account_failures) {
         return ActivationStatus::Locked {
             failures: pins.failures,
         };
